@@ -1,0 +1,218 @@
+# SPDX-License-Identifier: MIT
+# allocscope: one non-recursive Makefile. Everything builds out of tree under
+# $(BUILD) (build/ by default; build/asan, build/tsan, build/ubsan for the
+# sanitizer configurations), which mirrors the source tree.
+#
+# Conventions, so a new part needs no new rule:
+#   allocators/common/*.c            shared helpers (as/*.h)
+#   allocators/frame/*/*.c           frame allocators (+ registry.c)
+#   allocators/object/NAME/          an object allocator when it has backend.h:
+#                                    -> $(BUILD)/lib/liballocscope-NAME.so, made of
+#                                    NAME/*.c + preload/*.c (compiled against
+#                                    NAME/backend.h) + pagesource/*.c + frame allocators
+#   harness/probe/*.c                the probe, linked by every workload
+#   harness/*.c                      the runner, $(BUILD)/bin/allocscope (main.c)
+#   workloads/frame/*.c              $(BUILD)/bin/framebench
+#   workloads/micro/NAME.c           $(BUILD)/bin/micro-NAME (+ workloads/micro/lib/*.c)
+#   workloads/{redis,imgserver}/     see their sections below
+#   tests/unit/*.c, tests/stress/*.c $(BUILD)/bin/test-unit, $(BUILD)/bin/test-stress
+#   tests/sh/*.sh                    shell tests, run by tests/run.sh
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.DEFAULT_GOAL := all
+
+BUILD ?= build
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := cc
+endif
+SANITIZE ?=
+OPT ?= -O2 -g
+
+CC_IS_CLANG := $(shell $(CC) --version 2>/dev/null | grep -qi clang && echo 1)
+
+WARN := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+	-Wimplicit-fallthrough -Wshadow -Wpointer-arith -Wformat-security \
+	-Wold-style-definition -Wwrite-strings -fno-common
+ifeq ($(CC_IS_CLANG),1)
+# Narrowing conversions are real bugs in allocator code (16-bit counters);
+# sign conversions are too noisy against libc's size_t/ssize_t interfaces.
+WARN += -Wconversion -Wno-sign-conversion -Wno-implicit-int-float-conversion
+endif
+
+# gnu11, honestly: we use __typeof__, inline asm and GNU libc extensions.
+CSTD := -std=gnu11 -D_GNU_SOURCE
+INCLUDES := -Iallocators/include -Iharness/probe -Iharness -Itests
+
+SANFLAGS :=
+ifneq ($(SANITIZE),)
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+ifeq ($(SANITIZE),thread)
+SANFLAGS += -DAS_TEST_SCALE_DIV=10 -DAS_TSAN=1
+else
+SANFLAGS += -DAS_TEST_SCALE_DIV=4
+endif
+endif
+
+CFLAGS_ALL := $(CSTD) $(OPT) $(WARN) -pthread $(INCLUDES) $(SANFLAGS) $(CFLAGS)
+LDFLAGS_ALL := -pthread $(SANFLAGS) $(LDFLAGS)
+DEPFLAGS = -MMD -MP
+
+LIBS_BASE := -lm -ldl
+LIBS_HARNESS := -lhwloc -lnuma -lpfm -ljansson -linih $(LIBS_BASE)
+
+BIN := $(BUILD)/bin
+LIB := $(BUILD)/lib
+OBJ := $(BUILD)/obj
+PIC := $(BUILD)/pic
+
+# Rebuild everything when the compiler or flags change (after git's GIT-CFLAGS).
+FLAGS_FILE := $(BUILD)/.flags
+FLAGS_NOW := $(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL)
+$(shell mkdir -p $(BUILD) && { [ -f $(FLAGS_FILE) ] && [ "$$(cat $(FLAGS_FILE))" = '$(FLAGS_NOW)' ] || echo '$(FLAGS_NOW)' > $(FLAGS_FILE); })
+
+# ---------------------------------------------------------------------------
+# Sources
+
+COMMON_SRC := $(wildcard allocators/common/*.c)
+FRAME_SRC := allocators/frame/registry.c $(wildcard allocators/frame/*/*.c)
+PROBE_SRC := $(wildcard harness/probe/*.c)
+HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
+PAGESOURCE_SRC := $(wildcard allocators/object/pagesource/*.c)
+PRELOAD_SRC := $(wildcard allocators/object/preload/*.c)
+OBJECT_ALLOCS := $(patsubst allocators/object/%/backend.h,%,$(wildcard allocators/object/*/backend.h))
+OBJECT_CORE_SRC := $(foreach a,$(OBJECT_ALLOCS),$(wildcard allocators/object/$(a)/*.c))
+FRAMEBENCH_SRC := $(wildcard workloads/frame/*.c)
+MICRO_LIB_SRC := $(wildcard workloads/micro/lib/*.c)
+MICRO_PROGS := $(patsubst workloads/micro/%.c,$(BIN)/micro-%,$(wildcard workloads/micro/*.c))
+TEST_UNIT_SRC := $(wildcard tests/unit/*.c) tests/test_main.c
+TEST_STRESS_SRC := $(wildcard tests/stress/*.c) tests/test_main.c
+
+o = $(patsubst %.c,$(OBJ)/%.o,$(1))
+p = $(patsubst %.c,$(PIC)/%.o,$(1))
+
+COMMON_O := $(call o,$(COMMON_SRC))
+FRAME_O := $(call o,$(FRAME_SRC))
+PROBE_O := $(call o,$(PROBE_SRC))
+HARNESS_O := $(call o,$(HARNESS_SRC))
+OBJECT_CORE_O := $(call o,$(OBJECT_CORE_SRC) $(PAGESOURCE_SRC))
+
+# ---------------------------------------------------------------------------
+# Compilation
+
+$(OBJ)/%.o: %.c $(FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(DEPFLAGS) -c $< -o $@
+
+$(PIC)/%.o: %.c $(FLAGS_FILE)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden $(DEPFLAGS) -c $< -o $@
+
+# ---------------------------------------------------------------------------
+# Programs
+
+PROGRAMS := $(BIN)/allocscope $(BIN)/framebench $(MICRO_PROGS)
+
+$(BIN)/allocscope: $(OBJ)/harness/main.o $(HARNESS_O) $(COMMON_O)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ $(LIBS_HARNESS)
+
+$(BIN)/framebench: $(call o,$(FRAMEBENCH_SRC)) $(FRAME_O) $(PROBE_O) $(COMMON_O)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ $(LIBS_HARNESS)
+
+$(BIN)/micro-%: $(OBJ)/workloads/micro/%.o $(call o,$(MICRO_LIB_SRC)) $(PROBE_O) $(COMMON_O)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ $(LIBS_BASE)
+
+# ---------------------------------------------------------------------------
+# LD_PRELOAD libraries: one per object allocator with a backend.h. The
+# preload layer is compiled once per allocator, against that backend.
+
+define OBJECT_LIB
+$(PIC)/preload-$(1)/%.o: allocators/object/preload/%.c $(FLAGS_FILE)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS_ALL) -fPIC -fvisibility=hidden -Iallocators/object/$(1) -DAS_BACKEND_NAME='"$(1)"' $$(DEPFLAGS) -c $$< -o $$@
+
+$(LIB)/liballocscope-$(1).so: $(patsubst allocators/object/preload/%.c,$(PIC)/preload-$(1)/%.o,$(PRELOAD_SRC)) \
+		$(call p,$(wildcard allocators/object/$(1)/*.c) $(PAGESOURCE_SRC) $(FRAME_SRC) $(COMMON_SRC))
+	@mkdir -p $$(@D)
+	$$(CC) -shared $$(LDFLAGS_ALL) -Wl,-z,now -Wl,--no-undefined $$^ -o $$@ $$(LIBS_BASE) $$(OBJECT_LIB_EXTRA_$(1))
+endef
+$(foreach a,$(OBJECT_ALLOCS),$(eval $(call OBJECT_LIB,$(a))))
+PRELOAD_LIBS := $(foreach a,$(OBJECT_ALLOCS),$(LIB)/liballocscope-$(a).so)
+
+# ---------------------------------------------------------------------------
+# Tests
+
+TEST_LIB_O := $(FRAME_O) $(PROBE_O) $(HARNESS_O) $(OBJECT_CORE_O) $(COMMON_O)
+
+$(BIN)/test-unit: $(call o,$(TEST_UNIT_SRC)) $(TEST_LIB_O)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ $(LIBS_HARNESS)
+
+$(BIN)/test-stress: $(call o,$(TEST_STRESS_SRC)) $(TEST_LIB_O)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ $(LIBS_HARNESS)
+
+TESTS := $(BIN)/test-unit $(BIN)/test-stress
+
+# ---------------------------------------------------------------------------
+# Top-level targets
+
+.PHONY: all deps test bench figures regress regress-update asan tsan ubsan clean help
+
+all: $(PROGRAMS) $(PRELOAD_LIBS) $(TESTS)
+
+deps:
+	@bash scripts/install-deps.sh
+
+## make test [T=filter]: unit tests, stress tests, shell tests, harness smoke run
+test: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) T='$(T)' bash tests/run.sh
+
+## make bench [ALLOC=a,b] [WORKLOAD=w] [THREADS=1,2] [REPS=n] [CONFIG=file]
+bench: deps
+	@$(MAKE) --no-print-directory all
+	$(BIN)/allocscope bench $(if $(ALLOC),--alloc $(ALLOC)) $(if $(WORKLOAD),--workload $(WORKLOAD)) \
+		$(if $(THREADS),--threads $(THREADS)) $(if $(REPS),--reps $(REPS)) $(if $(CONFIG),--config $(CONFIG))
+
+## make figures [RESULTS=dir]: run the paper configs (or reuse RESULTS) and render
+figures: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) RESULTS='$(RESULTS)' bash plots/figures.sh
+
+## make regress: fresh configs/ci.ini run compared against results/baseline
+regress: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bash scripts/regress.sh
+
+regress-update: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bash scripts/regress.sh --update
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address test
+tsan:
+	@$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread CC=clang test
+ubsan:
+	@$(MAKE) --no-print-directory BUILD=build/ubsan SANITIZE=undefined test
+
+clean:
+	rm -rf build
+
+help:
+	@echo "allocscope targets:"
+	@echo "  make                 build everything into $(BUILD)/"
+	@echo "  make test [T=name]   install deps, build, run all tests (last line: N passed, N failed)"
+	@echo "  make bench [ALLOC=a,b,...] [WORKLOAD=w,...] [THREADS=1,2] [REPS=n] [CONFIG=file]"
+	@echo "  make figures [RESULTS=dir]   reproduce the papers' figures and report"
+	@echo "  make regress         fresh CI run vs results/baseline (exit 1 on regression)"
+	@echo "  make regress-update  replace results/baseline deliberately"
+	@echo "  make asan|tsan|ubsan build into build/<san>/ and run the tests there"
+	@echo "  make clean           remove build/"
+	@echo "Variables: CC, OPT (default -O2 -g), BUILD, SANITIZE, CFLAGS, LDFLAGS"
+
+-include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)
