@@ -15,6 +15,7 @@
 #   workloads/frame/*.c              $(BUILD)/bin/framebench
 #   workloads/micro/NAME.c           $(BUILD)/bin/micro-NAME (+ workloads/micro/lib/*.c)
 #   workloads/{redis,imgserver}/     see their sections below
+#   tools/NAME.c                     $(BUILD)/bin/NAME (offline tools; link common only)
 #   tests/unit/*.c, tests/stress/*.c $(BUILD)/bin/test-unit, $(BUILD)/bin/test-stress
 #   tests/sh/*.sh                    shell tests, run by tests/run.sh
 
@@ -86,6 +87,8 @@ OBJECT_CORE_SRC := $(foreach a,$(OBJECT_ALLOCS),$(wildcard allocators/object/$(a
 FRAMEBENCH_SRC := $(wildcard workloads/frame/*.c)
 MICRO_LIB_SRC := $(wildcard workloads/micro/lib/*.c)
 MICRO_PROGS := $(patsubst workloads/micro/%.c,$(BIN)/micro-%,$(wildcard workloads/micro/*.c))
+TOOL_PROGS := $(patsubst tools/%.c,$(BIN)/%,$(wildcard tools/*.c))
+TOOL_LIB_SRC := $(wildcard tools/lib/*.c)
 TEST_UNIT_SRC := $(wildcard tests/unit/*.c) tests/test_main.c
 TEST_STRESS_SRC := $(wildcard tests/stress/*.c) tests/test_main.c
 
@@ -112,7 +115,11 @@ $(PIC)/%.o: %.c $(FLAGS_FILE)
 # ---------------------------------------------------------------------------
 # Programs
 
-PROGRAMS := $(BIN)/allocscope $(BIN)/framebench $(MICRO_PROGS)
+PROGRAMS := $(BIN)/allocscope $(BIN)/framebench $(MICRO_PROGS) $(TOOL_PROGS)
+
+$(BIN)/%: $(OBJ)/tools/%.o $(call o,$(TOOL_LIB_SRC)) $(COMMON_O)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ $(LIBS_BASE)
 
 $(BIN)/allocscope: $(OBJ)/harness/main.o $(HARNESS_O) $(COMMON_O)
 	@mkdir -p $(@D)
@@ -146,7 +153,7 @@ PRELOAD_LIBS := $(foreach a,$(OBJECT_ALLOCS),$(LIB)/liballocscope-$(a).so)
 # ---------------------------------------------------------------------------
 # Tests
 
-TEST_LIB_O := $(FRAME_O) $(PROBE_O) $(HARNESS_O) $(OBJECT_CORE_O) $(COMMON_O)
+TEST_LIB_O := $(FRAME_O) $(PROBE_O) $(HARNESS_O) $(OBJECT_CORE_O) $(call o,$(TOOL_LIB_SRC)) $(COMMON_O)
 
 $(BIN)/test-unit: $(call o,$(TEST_UNIT_SRC)) $(TEST_LIB_O)
 	@mkdir -p $(@D)

@@ -78,6 +78,7 @@ static struct {
 	_Atomic bool sampler_stop;
 	int statm_fd;
 	double lat_overhead_ns;
+	double lat_sample_cost_ns;
 
 	char obuf[65536];
 	size_t olen;
@@ -572,8 +573,13 @@ void as_barrier_wait(as_barrier_t *b)
 }
 
 // ---------------------------------------------------------------------------
-// Latency overhead: cost of one sampled begin/end pair, measured against an
-// empty loop, reported so readers can subtract it.
+// Latency overhead, measured once at start and reported beside every
+// latency result:
+//   lat_overhead_ns     bias inside each sample: the median value an empty
+//                       begin/end interval reads (what every sample includes)
+//   lat_sample_cost_ns  wall time one sampled begin/end + histogram insert
+//                       adds to the run (divide by --sample for the per-op
+//                       cost at that rate)
 
 static void measure_overhead(void)
 {
@@ -588,7 +594,8 @@ static void measure_overhead(void)
 		as_hist_add(h, as_cycles() - c);
 	}
 	uint64_t t1 = as_now_ns();
-	P.lat_overhead_ns = (double)(t1 - t0) / N;
+	P.lat_sample_cost_ns = (double)(t1 - t0) / N;
+	P.lat_overhead_ns = as_hist_quantile(h, 0.5) / as_clock_cycles_per_ns();
 	as_meta_free(h, sizeof(*h), 64);
 }
 
@@ -770,8 +777,10 @@ void as_probe_finish(void)
 	as_probe_thread_done(); // the main thread's own samples
 	for (unsigned c = 0; c < P.lat_channels; c++)
 		emit_hist(c);
-	if (P.merged[0] && P.merged[0]->count)
+	if (P.merged[0] && P.merged[0]->count) {
 		as_probe_metric("lat_overhead_ns", P.lat_overhead_ns);
+		as_probe_metric("lat_sample_cost_ns", P.lat_sample_cost_ns);
+	}
 	emit_timeline();
 	struct rusage ru;
 	if (getrusage(RUSAGE_SELF, &ru) == 0)

@@ -98,8 +98,9 @@ void as_barrier_wait(as_barrier_t *b);
 
 // ---------------------------------------------------------------------------
 // Latency sampling. Channel 0 reports lat_*; other channels report
-// <name>_lat_* (named with as_probe_lat_channel). Overhead per sampled op is
-// measured at init and reported as lat_overhead_ns.
+// <name>_lat_* (named with as_probe_lat_channel). The timer's bias inside
+// each sample (lat_overhead_ns) and the wall cost of one sample
+// (lat_sample_cost_ns) are measured at init and reported beside the results.
 
 #define AS_LAT_CHANNELS 4
 
