@@ -14,7 +14,10 @@
 #   harness/*.c                      the runner, $(BUILD)/bin/allocscope (main.c)
 #   workloads/frame/*.c              $(BUILD)/bin/framebench
 #   workloads/micro/NAME.c           $(BUILD)/bin/micro-NAME (+ workloads/micro/lib/*.c)
-#   workloads/{redis,imgserver}/     see their sections below
+#   workloads/imgserver/server/*.c   $(BUILD)/bin/imgserver (HTTP server; a probe program)
+#   workloads/imgserver/load/*.c     $(BUILD)/bin/imgload (load generator; a probe program)
+#   workloads/redis/client/*.c       $(BUILD)/bin/redis-client (hiredis; a probe program)
+#   scripts/build-redis.sh           $(BUILD)/redis/redis-server (Debian source, MALLOC=libc)
 #   tools/NAME.c                     $(BUILD)/bin/NAME (offline tools; link common only)
 #   tests/unit/*.c, tests/stress/*.c $(BUILD)/bin/test-unit, $(BUILD)/bin/test-stress
 #   tests/sh/*.sh                    shell tests, run by tests/run.sh
@@ -133,6 +136,33 @@ $(BIN)/micro-%: $(OBJ)/workloads/micro/%.o $(call o,$(MICRO_LIB_SRC)) $(PROBE_O)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) $^ -o $@ $(LIBS_BASE)
 
+# Server workloads: built only once their sources exist.
+IMGSERVER_SRC := $(wildcard workloads/imgserver/server/*.c)
+IMGLOAD_SRC := $(wildcard workloads/imgserver/load/*.c)
+REDIS_CLIENT_SRC := $(wildcard workloads/redis/client/*.c)
+PROGRAMS += $(if $(IMGSERVER_SRC),$(BIN)/imgserver) $(if $(IMGLOAD_SRC),$(BIN)/imgload) \
+	$(if $(REDIS_CLIENT_SRC),$(BIN)/redis-client)
+
+$(BIN)/imgserver: $(call o,$(IMGSERVER_SRC)) $(PROBE_O) $(COMMON_O)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lmicrohttpd -lpng -ljpeg -lz $(LIBS_BASE)
+
+$(BIN)/imgload: $(call o,$(IMGLOAD_SRC)) $(PROBE_O) $(COMMON_O)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ $(LIBS_BASE)
+
+$(BIN)/redis-client: $(call o,$(REDIS_CLIENT_SRC)) $(PROBE_O) $(COMMON_O)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ -lhiredis $(LIBS_BASE)
+
+# Redis from Debian's source package, with MALLOC=libc so every allocation
+# goes through the preloaded allocator (see workloads/redis/README.md).
+REDIS_SERVER := $(BUILD)/redis/redis-server
+redis: $(REDIS_SERVER)
+$(REDIS_SERVER): $(wildcard scripts/build-redis.sh)
+	@test -f scripts/build-redis.sh || { echo "allocscope: the Redis workload is not built yet" >&2; exit 1; }
+	BUILD=$(BUILD) bash scripts/build-redis.sh
+
 # ---------------------------------------------------------------------------
 # LD_PRELOAD libraries: one per object allocator with a backend.h. The
 # preload layer is compiled once per allocator, against that backend.
@@ -168,7 +198,7 @@ TESTS := $(BIN)/test-unit $(BIN)/test-stress
 # ---------------------------------------------------------------------------
 # Top-level targets
 
-.PHONY: all deps test bench figures regress regress-update asan tsan ubsan clean help
+.PHONY: all redis deps test bench figures regress regress-update asan tsan ubsan clean help
 
 all: $(PROGRAMS) $(PRELOAD_LIBS) $(TESTS)
 

@@ -137,6 +137,14 @@ static inline void as_lat_end(uint64_t t0)
 	as_lat_end_ch(t0, 0);
 }
 
+/// Record one latency of `cycles` (an as_cycles() difference) regardless of
+/// the sampling rate: for workloads that time every operation themselves,
+/// e.g. an open-loop load generator measuring from the intended send time.
+static inline void as_lat_record(unsigned ch, uint64_t cycles)
+{
+	as_hist_add(as_probe_tls.hist[ch], cycles);
+}
+
 // ---------------------------------------------------------------------------
 // Live bytes: what the workload holds. Per-thread, lock-free, summed by the
 // sampler. Relaxed: the owner is the only writer; the sampler's reading is a

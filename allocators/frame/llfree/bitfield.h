@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+// The bitfield level of llfree: one bit per 4 KiB frame (1 = allocated),
+// 512 bits per child in 8 u64 words on one cache line. This header holds the
+// pure word transitions (unit-tested directly); bitfield.c runs them in CAS
+// loops over a child's words.
+#ifndef LLF_BITFIELD_H
+#define LLF_BITFIELD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+/// Bits of one block of `order` (0..6) at bit 0 of a word.
+static inline uint64_t llf_bf_mask(unsigned order)
+{
+	return order >= 6 ? ~0ull : (1ull << (1u << order)) - 1;
+}
+
+/// First bit of the lowest naturally aligned run of 2^order zero bits in
+/// `w` (order 0..6), or 64 when there is none. For order k the word is
+/// folded k times (v |= v >> 2^i), so bit b of v is the OR of bits
+/// b..b+2^k-1 of w; aligned fields are free where v has a 0 at their base.
+static inline unsigned llf_bf_first_free(uint64_t w, unsigned order)
+{
+	static const uint64_t base[6] = {
+		~0ull,
+		0x5555555555555555ull,
+		0x1111111111111111ull,
+		0x0101010101010101ull,
+		0x0001000100010001ull,
+		0x0000000100000001ull,
+	};
+	if (order >= 6)
+		return w == 0 ? 0 : 64;
+	uint64_t v = w;
+	for (unsigned s = 1; s < (1u << order); s <<= 1)
+		v |= v >> s;
+	uint64_t free = ~v & base[order];
+	return free ? (unsigned)__builtin_ctzll(free) : 64;
+}
+
+typedef struct llf_bf_claim_s {
+	unsigned order; ///< in: 0..6
+	unsigned bit;   ///< out: first bit claimed
+} llf_bf_claim_t;
+
+/// Transition: set the lowest free aligned run of 2^order bits; false when
+/// the word has none.
+static inline bool llf_bf_claim(uint64_t old, uint64_t *new_value, void *ctx)
+{
+	llf_bf_claim_t *c = ctx;
+	unsigned bit = llf_bf_first_free(old, c->order);
+	if (bit >= 64)
+		return false;
+	c->bit = bit;
+	*new_value = old | (llf_bf_mask(c->order) << bit);
+	return true;
+}
+
+/// Transition: set exactly the bits of *(uint64_t *)ctx, all of which must
+/// be clear (claim of a given run, undo of a failed free).
+static inline bool llf_bf_set(uint64_t old, uint64_t *new_value, void *ctx)
+{
+	uint64_t mask = *(const uint64_t *)ctx;
+	if (old & mask)
+		return false;
+	*new_value = old | mask;
+	return true;
+}
+
+/// Transition: clear exactly the bits of *(uint64_t *)ctx, all of which must
+/// be set: the "expected value" check that rejects double frees.
+static inline bool llf_bf_clear(uint64_t old, uint64_t *new_value, void *ctx)
+{
+	uint64_t mask = *(const uint64_t *)ctx;
+	if ((old & mask) != mask)
+		return false;
+	*new_value = old & ~mask;
+	return true;
+}
+
+/// Claim an aligned run of 2^order bits (order 0..8) in one child's field,
+/// trying word `start` first. Returns the first bit (0..511) or -1.
+int llf_bf_get(_Atomic uint64_t *field, unsigned start, unsigned order);
+/// Claim words w0..w0+nw-1 (each 0 -> ~0, one CAS per word), undoing the
+/// words already claimed when a later one is not zero. True if all claimed.
+bool llf_bf_claim_run(_Atomic uint64_t *field, unsigned w0, unsigned nw);
+/// Clear the run at `bit` of 2^order bits (order 0..8). False, with the
+/// field unchanged, if any of those bits is not set.
+bool llf_bf_put(_Atomic uint64_t *field, unsigned bit, unsigned order);
+/// Number of zero bits (free frames) in a field.
+unsigned llf_bf_count_free(_Atomic uint64_t *field);
+
+#endif

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+// The lower allocator: the persistent part of llfree (bitfields + child
+// counters) in one position-independent region, and allocation/free inside
+// one tree on it. Orders 0-8 take frames from a child counter first and then
+// claim bits (bitfield.c); order 9 turns a fully free child into the huge
+// marker; order 10 does the same for an aligned child pair with one 32-bit
+// CAS. The bitfield of a huge child stays all zero.
+#include <string.h>
+
+#include "bitfield.h"
+#include "child.h"
+
+#define LLF_HDR_BYTES 64u
+_Static_assert(sizeof(llf_lower_hdr_t) <= LLF_HDR_BYTES, "lower header fits one line");
+
+static uint64_t trees_for(uint64_t frames)
+{
+	return (frames + LLF_TREE_FRAMES - 1) / LLF_TREE_FRAMES;
+}
+
+size_t llf_lower_size(uint64_t frames)
+{
+	uint64_t slots = trees_for(frames) * LLF_TREE_CHILDREN;
+	uint64_t bf = slots * LLF_WORDS * sizeof(uint64_t);
+	uint64_t ch = as_align_up(slots * sizeof(uint16_t), AS_CACHELINE);
+	return (size_t)(LLF_HDR_BYTES + bf + ch);
+}
+
+void llf_lower_init(void *region, uint64_t frames)
+{
+	llf_lower_hdr_t *h = region;
+	uint64_t trees = trees_for(frames), slots = trees * LLF_TREE_CHILDREN;
+	h->magic = LLF_LOWER_MAGIC;
+	h->frames = frames;
+	h->trees = trees;
+	h->tree_children = LLF_TREE_CHILDREN;
+	h->bf_off = LLF_HDR_BYTES;
+	h->child_off = LLF_HDR_BYTES + slots * LLF_WORDS * sizeof(uint64_t);
+	h->bytes = llf_lower_size(frames);
+	h->crashed = 0;
+	_Atomic uint64_t *bf = (_Atomic uint64_t *)((char *)region + h->bf_off);
+	llf_pair_t *pairs = (llf_pair_t *)((char *)region + h->child_off);
+	uint64_t real = frames / LLF_CHILD_FRAMES;
+	for (uint64_t c = 0; c < slots; c++) {
+		bool is_real = c < real;
+		// Initialisation, before the region is shared: relaxed.
+		as_atomic_store_relaxed(&pairs[c >> 1].child[c & 1],
+					(uint16_t)(is_real ? LLF_CHILD_FRAMES : 0));
+		if (!is_real) // padding child: permanently allocated
+			for (unsigned w = 0; w < LLF_WORDS; w++)
+				as_atomic_store_relaxed(&bf[c * LLF_WORDS + w], ~0ull);
+	}
+	as_atomic_fence_release();
+}
+
+bool llf_lower_attach(llf_t *l, void *region, size_t bytes)
+{
+	const llf_lower_hdr_t *h = region;
+	if (bytes < LLF_HDR_BYTES || h->magic != LLF_LOWER_MAGIC ||
+	    h->tree_children != LLF_TREE_CHILDREN || h->bytes > bytes ||
+	    h->frames == 0 || h->frames % FRAME_ALIGN_FRAMES ||
+	    h->bytes != llf_lower_size(h->frames) || h->trees != trees_for(h->frames))
+		return false;
+	l->frames = h->frames;
+	l->trees = h->trees;
+	l->children = h->frames / LLF_CHILD_FRAMES;
+	l->lower = region;
+	l->lower_bytes = (size_t)h->bytes;
+	l->bf = (_Atomic uint64_t *)((char *)region + h->bf_off);
+	l->pairs = (llf_pair_t *)((char *)region + h->child_off);
+	return true;
+}
+
+int64_t llf_lower_get(llf_t *l, uint64_t tree, uint64_t hint, unsigned order)
+{
+	const unsigned C = LLF_TREE_CHILDREN;
+	uint64_t base = tree * C;
+	unsigned start = (unsigned)(hint >> LLF_CHILD_ORDER) & (C - 1);
+
+	if (order < LLF_CHILD_ORDER) {
+		unsigned n = 1u << order;
+		unsigned word = (unsigned)(hint >> 6) % LLF_WORDS;
+		for (unsigned i = 0; i < C; i++) {
+			uint64_t c = base + ((start + i) & (C - 1));
+			_Atomic uint16_t *cp = llf_child(l, c);
+			// Child-counter CAS: take n frames of this child before
+			// touching its bits (counter before bits), so the
+			// counter never over-reports free frames; fails on a
+			// huge child or too few free frames.
+			if (!as_atomic_update16(cp, NULL, llf_child_dec, &n))
+				continue;
+			int bit = llf_bf_get(llf_field(l, c), i == 0 ? word : 0, order);
+			if (bit >= 0)
+				return (int64_t)(c * LLF_CHILD_FRAMES + (unsigned)bit);
+			// Enough frames but no aligned run (fragmentation):
+			// CAS the n frames back. Cannot fail: our n are still
+			// missing from the counter, so it stays <= 512 - n.
+			bool back = as_atomic_update16(cp, NULL, llf_child_inc, &n);
+			(void)back;
+		}
+		return -1;
+	}
+	if (order == LLF_CHILD_ORDER) {
+		for (unsigned i = 0; i < C; i++) {
+			uint64_t c = base + ((start + i) & (C - 1));
+			// Child CAS 512 -> huge marker: the counter alone
+			// stands for the whole 2 MiB; bits are not touched.
+			if (as_atomic_update16(llf_child(l, c), NULL, llf_child_to_huge, NULL))
+				return (int64_t)(c * LLF_CHILD_FRAMES);
+		}
+		return -1;
+	}
+	uint64_t pbase = base / 2;
+	unsigned pstart = start / 2;
+	for (unsigned i = 0; i < C / 2; i++) {
+		uint64_t p = pbase + ((pstart + i) & (C / 2 - 1));
+		// One 32-bit CAS over an aligned pair: both children go from
+		// 512 free to the order-10 marker together, or neither does.
+		if (as_atomic_update32(&l->pairs[p].pair, NULL, llf_pair_to_huge, NULL))
+			return (int64_t)(p * 2 * LLF_CHILD_FRAMES);
+	}
+	return -1;
+}
+
+frame_err_t llf_lower_put(llf_t *l, uint64_t frame, unsigned order)
+{
+	uint64_t c = frame >> LLF_CHILD_ORDER;
+	if (order < LLF_CHILD_ORDER) {
+		unsigned n = 1u << order, bit = (unsigned)(frame & (LLF_CHILD_FRAMES - 1));
+		_Atomic uint64_t *field = llf_field(l, c);
+		if (!llf_bf_put(field, bit, order))
+			return FRAME_ERR_ARGUMENT;
+		// Child-counter CAS +n after the bits are clear (counter after
+		// bits on put). It fails only if the counter is corrupt (would
+		// pass 512): then restore the bits and reject.
+		if (!as_atomic_update16(llf_child(l, c), NULL, llf_child_inc, &n)) {
+			unsigned nw = order <= 6 ? 1 : 1u << (order - 6);
+			for (unsigned j = 0; j < nw; j++) {
+				uint64_t m = llf_bf_mask(order) << (bit % 64);
+				bool redone = as_atomic_update64(&field[bit / 64 + j], NULL,
+								 llf_bf_set, &m);
+				(void)redone;
+			}
+			return FRAME_ERR_ARGUMENT;
+		}
+		return FRAME_OK;
+	}
+	if (order == LLF_CHILD_ORDER) {
+		// Child CAS huge marker -> 512; any other value (a pair half,
+		// a partly used child) means this is no order-9 block.
+		return as_atomic_update16(llf_child(l, c), NULL, llf_child_from_huge, NULL)
+			       ? FRAME_OK
+			       : FRAME_ERR_ARGUMENT;
+	}
+	// Pair CAS (order-10 marker, order-10 marker) -> (512, 512).
+	return as_atomic_update32(&l->pairs[c >> 1].pair, NULL, llf_pair_from_huge, NULL)
+		       ? FRAME_OK
+		       : FRAME_ERR_ARGUMENT;
+}

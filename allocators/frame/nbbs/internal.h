@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+// Internals of nbbs, shared by its .c files and its unit tests: the instance
+// layout, the node-word bits, and the pure transition functions that every
+// CAS/fetch-or on a node word applies. The transitions are pure (old word in,
+// new word or "does not apply" out) so they are unit-tested without threads.
+//
+// Geometry. The frames form a forest of complete binary trees, one per
+// order-10 (max-order) block: node (k, i) is the i-th block of order k, i.e.
+// frames [i << k, (i + 1) << k). Its children are (k-1, 2i) and (k-1, 2i+1),
+// its parent (k+1, i/2): the implicit-heap arithmetic of the paper, with the
+// levels above the max order simply not stored. Level k is an array of
+// frames >> k node words, at node offset off[k] in one metadata mapping.
+#ifndef NBBS_INTERNAL_H
+#define NBBS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "as/atomic.h"
+#include "as/compiler.h"
+#include "frame.h"
+
+/// Highest order served and stored; the roots of the forest live here.
+#define NBBS_MAX_ORDER FRAME_MAX_ORDER
+#define NBBS_LEVELS (NBBS_MAX_ORDER + 1)
+
+// Node word bits (5 used, as in the paper). "side" below is 0 for the left
+// child (even index) and 1 for the right child (odd index).
+#define NBBS_OCC_RIGHT 0x01u  ///< something in the right subtree is allocated
+#define NBBS_OCC_LEFT 0x02u   ///< something in the left subtree is allocated
+#define NBBS_COAL_RIGHT 0x04u ///< a release is coalescing in the right subtree
+#define NBBS_COAL_LEFT 0x08u  ///< a release is coalescing in the left subtree
+#define NBBS_OCC 0x10u        ///< this node is allocated as a whole block
+/// The word of a node allocated as a whole block.
+#define NBBS_BUSY (NBBS_OCC | NBBS_OCC_LEFT | NBBS_OCC_RIGHT)
+#define NBBS_ALL_BITS 0x1fu
+
+static inline uint64_t nbbs_occ_bit(unsigned side)
+{
+	return side ? NBBS_OCC_RIGHT : NBBS_OCC_LEFT;
+}
+
+static inline uint64_t nbbs_coal_bit(unsigned side)
+{
+	return side ? NBBS_COAL_RIGHT : NBBS_COAL_LEFT;
+}
+
+/// Allocation climb through a parent, coming from child `side`: the parent
+/// must not be allocated as a whole (then returns false: conflict, roll back);
+/// otherwise mark our side occupied and clear our side's COAL, which tells a
+/// release still coalescing on this side that an allocation now owns the
+/// occupancy bit (see nbbs.c, "lost update").
+static inline bool nbbs_climb(uint64_t old, uint64_t *new_value, unsigned side)
+{
+	if (old & NBBS_OCC)
+		return false;
+	*new_value = (old | nbbs_occ_bit(side)) & ~nbbs_coal_bit(side);
+	return true;
+}
+
+/// Release phase 1 at a parent, given the word *before* our fetch-or of
+/// COAL(side): true when the mark must go on upwards, false when the parent
+/// stays partially occupied (buddy side occupied and not itself coalescing),
+/// so nothing above it changes.
+static inline bool nbbs_mark_goes_up(uint64_t old, unsigned side)
+{
+	unsigned buddy = side ^ 1u;
+	return !((old & nbbs_occ_bit(buddy)) && !(old & nbbs_coal_bit(buddy)));
+}
+
+/// Release phase 3 at a parent: clear our side's COAL and OCC. Returns false
+/// (write nothing, stop) when our COAL is already clear: a concurrent
+/// allocation has passed and now owns the occupancy bit of this side.
+static inline bool nbbs_unmark(uint64_t old, uint64_t *new_value, unsigned side)
+{
+	if (!(old & nbbs_coal_bit(side)))
+		return false;
+	*new_value = old & ~(nbbs_coal_bit(side) | nbbs_occ_bit(side));
+	return true;
+}
+
+/// Release phase 3: after unmarking, go on to the grandparent only when the
+/// parent became wholly free (buddy side not occupied).
+static inline bool nbbs_unmark_goes_up(uint64_t new_value, unsigned side)
+{
+	return !(new_value & nbbs_occ_bit(side ^ 1u));
+}
+
+/// Per-core state on its own cache lines: the next node to try per order
+/// (the paper's per-thread level hints). Read and written relaxed: any value
+/// is a valid hint (get clamps it), so a race only costs a longer scan.
+typedef struct nbbs_core_s {
+	_Alignas(AS_CACHELINE) _Atomic uint64_t hint[NBBS_LEVELS];
+} nbbs_core_t;
+
+struct frame_alloc_s {
+	uint64_t frames;
+	unsigned cores;
+	unsigned shift;               ///< log2 bytes per node slot (3: 8 B, 6: 64 B)
+	uint64_t count[NBBS_LEVELS];  ///< nodes at order k = frames >> k
+	uint64_t off[NBBS_LEVELS];    ///< first node slot of order k
+	unsigned char *tree;          ///< node words, slot stride 1 << shift
+	size_t tree_bytes;
+	/// Translation table, one byte per frame (leaf): order + 1 at the first
+	/// frame of every allocated block, 0 elsewhere. put claims a block by
+	/// CAS order+1 -> 0 here, which rejects double and wrong-order puts.
+	_Atomic uint8_t *table;
+	nbbs_core_t *core;
+	size_t core_bytes;
+};
+
+/// The node word of block (k, i).
+static inline _Atomic uint64_t *nbbs_node(const struct frame_alloc_s *fa,
+					  unsigned k, uint64_t i)
+{
+	return (_Atomic uint64_t *)(void *)(fa->tree + ((fa->off[k] + i) << fa->shift));
+}
+
+/// Validate; with `strict` also reject any COAL bit (exact at quiescence
+/// after single-threaded use; concurrent use may leave stale COAL bits on
+/// occupied sides, see README "Deviations and known behaviour").
+bool nbbs_validate_ex(struct frame_alloc_s *fa, bool strict, char *why, size_t whylen);
+
+/// Number of COAL bits set in the whole tree (tests, diagnostics).
+uint64_t nbbs_count_coal(const struct frame_alloc_s *fa);
+
+void nbbs_stats(frame_alloc_t *fa, frame_stats_t *out);
+void nbbs_free_counts(frame_alloc_t *fa, uint16_t *out);
+bool nbbs_validate(frame_alloc_t *fa, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+// nbbs core: create/destroy, get (allocation: level scan, CAS, climb with
+// rollback) and put (release in three phases). Statistics and the invariant
+// walk are in nbbs_check.c.
+//
+// The protocol (1-level NBBS, after Marotta et al., CCGrid'19 / IEEE TC'22).
+// Every node of the forest has one word (internal.h): OCC = allocated as a
+// whole; OCC_LEFT/RIGHT = something in that child's subtree is allocated;
+// COAL_LEFT/RIGHT = a release is coalescing in that child's subtree. Free is
+// exactly 0; an allocated node holds BUSY = OCC|OCC_LEFT|OCC_RIGHT, so a scan
+// that tests "word == 0" also refuses a node above an allocated one. Nothing
+// above order 10 exists, so the trees are independent and there is no root.
+//
+// Allocation of order k: scan level k from a per-core hint. At node n:
+// CAS 0 -> BUSY (the CAS is the linearisation point of the allocation: it
+// fails if anything in n's subtree is occupied or n was taken). Then climb to
+// order 10; at each ancestor, if OCC is set the ancestor was taken as a whole
+// after our CAS (first writer wins): roll back with a release bounded to the
+// levels below it, and skip the scan past that ancestor's subtree. Otherwise
+// set our side's OCC and clear our side's COAL by CAS (no write when the word
+// already says so). The climb always goes to order 10.
+//
+// Release of n: phase 1 walks up fetch-or'ing our side's COAL into each
+// ancestor, stopping above the first one whose other side is occupied and not
+// coalescing (it stays partially occupied, so nothing above changes). Phase 2
+// stores 0 into n (release: the block's previous owner's accesses happen
+// before its next owner's CAS reads the 0). Phase 3 walks up again: at each
+// ancestor CAS away our side's COAL and OCC, but stop if our COAL is already
+// clear; go on only while the ancestor became wholly free.
+//
+// Why COAL prevents the lost update. Phase 3 decides "my side of P is now
+// free" from the child's word, then clears OCC(side) in P later. Between the
+// two, an allocation A may enter the same subtree and climb through P; its
+// OCC(side) is already set (ours), so without COAL A would write nothing and
+// our late clear would erase the only record of A in P: P would look free on
+// that side, P or an ancestor could be handed out whole, and A's block would
+// overlap it. With COAL, A's climb finds COAL(side) set, so it must write
+// (clearing COAL); our phase-3 CAS clears OCC only if COAL is still set, so
+// either it comes first (and A's CAS then sets OCC again) or it sees COAL
+// gone and stops, leaving A's bit. The CAS makes "COAL still set" and
+// "clear OCC" one atomic step.
+#include "nbbs.h"
+
+#include <string.h>
+
+#include "as/err.h"
+#include "as/kv.h"
+#include "as/meta.h"
+#include "internal.h"
+
+/// Full scans tried before get reports FRAME_ERR_MEMORY when a scan lost a
+/// CAS race (a free node may have been missed); a quiet scan fails at once.
+#define NBBS_SCAN_PASSES 3
+
+// ---------------------------------------------------------------------------
+// Release (also the rollback of a conflicted allocation)
+
+/// Release node (k, i), which holds BUSY, touching ancestors up to order
+/// `top` only (NBBS_MAX_ORDER for put; below the conflicting ancestor for a
+/// rollback, whose climb marked nothing higher).
+static void nbbs_release(struct frame_alloc_s *fa, unsigned k, uint64_t i, unsigned top)
+{
+	// Phase 1: announce the coalescing on the way up.
+	uint64_t ci = i;
+	for (unsigned j = k + 1; j <= top; j++) {
+		unsigned side = (unsigned)(ci & 1);
+		ci >>= 1;
+		// fetch-or (acq_rel): sets COAL(side) whatever else changes in the
+		// word; the old value tells whether the buddy keeps P occupied.
+		uint64_t old = as_atomic_fetch_or_acq_rel(nbbs_node(fa, j, ci),
+							  nbbs_coal_bit(side));
+		if (!nbbs_mark_goes_up(old, side))
+			break;
+	}
+
+	// Phase 2: the block is free. Release store: whoever CASes this node
+	// next (acquire) sees everything its previous owner did.
+	as_atomic_store_release(nbbs_node(fa, k, i), 0);
+
+	// Phase 3: clear our side's OCC and COAL while subtrees become free.
+	ci = i;
+	for (unsigned j = k + 1; j <= top; j++) {
+		unsigned side = (unsigned)(ci & 1);
+		ci >>= 1;
+		_Atomic uint64_t *p = nbbs_node(fa, j, ci);
+		uint64_t old = as_atomic_load_acquire(p), new_value;
+		do {
+			if (!nbbs_unmark(old, &new_value, side))
+				return; // an allocation passed: it owns OCC(side)
+			// CAS: clear OCC(side) only while COAL(side) is still ours
+			// (no allocation has climbed through P since phase 1).
+		} while (!as_atomic_cas_weak_acq_rel(p, &old, new_value));
+		if (!nbbs_unmark_goes_up(new_value, side))
+			return;
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Allocation
+
+/// Try to allocate node (k, i). Returns NBBS_LEVELS on success, otherwise the order of the node where it failed (k when the
+/// node itself was taken, higher when an ancestor was allocated whole).
+/// *lost is set when a CAS on a node that read 0 failed (a transient miss).
+static unsigned nbbs_try(struct frame_alloc_s *fa, unsigned k, uint64_t i, bool *lost)
+{
+	_Atomic uint64_t *n = nbbs_node(fa, k, i);
+	// Relaxed pre-check: only a filter that keeps the scan from taking cache
+	// lines exclusive; the CAS below decides.
+	if (as_atomic_load_relaxed(n) != 0)
+		return k;
+	uint64_t expect = 0;
+	// CAS 0 -> BUSY: the allocation's linearisation point. It protects the
+	// whole subtree: it fails if any descendant marked n or n was taken.
+	if (!as_atomic_cas_strong_acq_rel(n, &expect, NBBS_BUSY)) {
+		*lost = true;
+		return k;
+	}
+	uint64_t ci = i;
+	for (unsigned j = k + 1; j <= NBBS_MAX_ORDER; j++) {
+		unsigned side = (unsigned)(ci & 1);
+		ci >>= 1;
+		_Atomic uint64_t *p = nbbs_node(fa, j, ci);
+		uint64_t old = as_atomic_load_acquire(p), new_value;
+		for (;;) {
+			if (!nbbs_climb(old, &new_value, side)) {
+				// The ancestor was taken whole after our CAS: undo
+				// the marks below it and report it for skipping.
+				nbbs_release(fa, k, i, j - 1);
+				return j;
+			}
+			if (new_value == old)
+				break; // already ours-occupied, no release coalescing
+			// CAS: publish our side's occupancy and withdraw COAL(side),
+			// atomically with the check that P is not allocated whole.
+			if (as_atomic_cas_weak_acq_rel(p, &old, new_value))
+				break;
+		}
+	}
+	return NBBS_LEVELS;
+}
+
+static frame_result_t nbbs_get(frame_alloc_t *fa, unsigned core, unsigned order)
+{
+	frame_result_t r = { 0, FRAME_ERR_ARGUMENT };
+	if (AS_UNLIKELY(order > NBBS_MAX_ORDER || core >= fa->cores))
+		return r;
+	_Atomic uint64_t *hint = &fa->core[core].hint[order];
+	uint64_t n = fa->count[order];
+	// Relaxed: the hint is advisory (see nbbs_core_t).
+	uint64_t pos = as_atomic_load_relaxed(hint);
+	if (AS_UNLIKELY(pos >= n))
+		pos = 0;
+	for (unsigned pass = 0; pass < NBBS_SCAN_PASSES; pass++) {
+		bool lost = false;
+		for (uint64_t scanned = 0; scanned < n;) {
+			unsigned at = nbbs_try(fa, order, pos, &lost);
+			if (AS_LIKELY(at == NBBS_LEVELS)) {
+				uint64_t frame = pos << order;
+				// Release: a put on another core that reads this entry
+				// (acquire) sees the node already BUSY.
+				as_atomic_store_release(&fa->table[frame], (uint8_t)(order + 1));
+				// Relaxed: advisory hint.
+				as_atomic_store_relaxed(hint, pos + 1 < n ? pos + 1 : 0);
+				r.frame = frame;
+				r.err = FRAME_OK;
+				return r;
+			}
+			// Skip the failing node's whole subtree: the next order-k
+			// node after it. Subtrees are aligned and n is a multiple of
+			// 2^(10-k), so the jump never passes n.
+			unsigned d = at - order;
+			uint64_t next = ((pos >> d) + 1) << d;
+			scanned += next - pos;
+			pos = next < n ? next : 0;
+		}
+		if (!lost)
+			break;
+	}
+	r.err = FRAME_ERR_MEMORY;
+	return r;
+}
+
+static frame_err_t nbbs_put(frame_alloc_t *fa, unsigned core, uint64_t frame, unsigned order)
+{
+	if (AS_UNLIKELY(order > NBBS_MAX_ORDER || core >= fa->cores ||
+			frame >= fa->frames || (frame & ((1ull << order) - 1))))
+		return FRAME_ERR_ARGUMENT;
+	uint8_t expect = (uint8_t)(order + 1);
+	// CAS order+1 -> 0 claims the release: of two racing puts of one block
+	// only one proceeds; wrong order, interior frames and free blocks fail
+	// here with nothing changed.
+	if (AS_UNLIKELY(!as_atomic_cas_strong_acq_rel(&fa->table[frame], &expect, 0)))
+		return FRAME_ERR_ARGUMENT;
+	uint64_t i = frame >> order;
+	nbbs_release(fa, order, i, NBBS_MAX_ORDER);
+	// Relaxed: advisory hint; reuse the cache-hot node next (the paper's
+	// release hint).
+	as_atomic_store_relaxed(&fa->core[core].hint[order], i);
+	return FRAME_OK;
+}
+
+/// nbbs caches nothing per core: a freed block is back in the shared tree
+/// when put returns, and hints are only positions. So drain has nothing to do.
+static void nbbs_drain(frame_alloc_t *fa, unsigned core)
+{
+	(void)fa;
+	(void)core;
+}
+
+// ---------------------------------------------------------------------------
+// Create / destroy
+
+static const char *const nbbs_option_keys[] = { "pad", NULL };
+
+static frame_alloc_t *nbbs_create(const frame_config_t *cfg, char *err, size_t errlen)
+{
+	if (!cfg || cfg->frames == 0 || cfg->frames % FRAME_ALIGN_FRAMES) {
+		as_format(err, errlen, "nbbs: frames must be a positive multiple of %u",
+			  FRAME_ALIGN_FRAMES);
+		return NULL;
+	}
+	if (cfg->cores == 0 || cfg->cores > FRAME_MAX_CORES) {
+		as_format(err, errlen, "nbbs: cores must be in 1..%u", FRAME_MAX_CORES);
+		return NULL;
+	}
+	if (as_kv_check(cfg->options, nbbs_option_keys, err, errlen) != 0)
+		return NULL;
+	uint64_t pad;
+	if (as_kv_u64(cfg->options, "pad", 8, 8, 64, &pad, err, errlen) < 0)
+		return NULL;
+	if (pad != 8 && pad != 64) {
+		as_format(err, errlen, "nbbs: option 'pad' must be 8 or 64, not %llu",
+			  (unsigned long long)pad);
+		return NULL;
+	}
+
+	struct frame_alloc_s *fa = as_meta_alloc(sizeof(*fa), AS_CACHELINE);
+	if (!fa) {
+		as_format(err, errlen, "nbbs: no memory for the instance");
+		return NULL;
+	}
+	fa->frames = cfg->frames;
+	fa->cores = cfg->cores;
+	fa->shift = pad == 8 ? 3 : 6;
+	uint64_t slots = 0;
+	for (int k = NBBS_MAX_ORDER; k >= 0; k--) {
+		fa->count[k] = cfg->frames >> k;
+		fa->off[k] = slots;
+		slots += fa->count[k];
+	}
+	fa->tree_bytes = (size_t)(slots << fa->shift);
+	fa->core_bytes = sizeof(nbbs_core_t) * cfg->cores;
+	fa->tree = as_meta_alloc(fa->tree_bytes, AS_CACHELINE);
+	fa->table = as_meta_alloc((size_t)cfg->frames, AS_CACHELINE);
+	fa->core = as_meta_alloc(fa->core_bytes, AS_CACHELINE);
+	if (!fa->tree || !fa->table || !fa->core) {
+		as_format(err, errlen, "nbbs: no memory for %zu bytes of metadata",
+			  fa->tree_bytes + (size_t)cfg->frames + fa->core_bytes);
+		nbbs_ops.destroy(fa);
+		return NULL;
+	}
+	// Spread the cores' start positions over each level (the paper's
+	// first + tid * nodes / threads), so cores begin in different trees.
+	for (unsigned c = 0; c < cfg->cores; c++)
+		for (unsigned k = 0; k <= NBBS_MAX_ORDER; k++)
+			// Relaxed: no other thread can see the instance yet.
+			as_atomic_store_relaxed(&fa->core[c].hint[k],
+						fa->count[k] / cfg->cores * c);
+	return fa;
+}
+
+static void nbbs_destroy(frame_alloc_t *fa)
+{
+	if (!fa)
+		return;
+	if (fa->tree)
+		as_meta_free(fa->tree, fa->tree_bytes, AS_CACHELINE);
+	if (fa->table)
+		as_meta_free((void *)fa->table, (size_t)fa->frames, AS_CACHELINE);
+	if (fa->core)
+		as_meta_free(fa->core, fa->core_bytes, AS_CACHELINE);
+	as_meta_free(fa, sizeof(*fa), AS_CACHELINE);
+}
+
+const struct frame_ops nbbs_ops = {
+	.name = "nbbs",
+	.desc = "non-blocking buddy system (Marotta et al.), 1-level, CAS on node words",
+	.option_keys = nbbs_option_keys,
+	.create = nbbs_create,
+	.destroy = nbbs_destroy,
+	.get = nbbs_get,
+	.put = nbbs_put,
+	.drain = nbbs_drain,
+	.stats = nbbs_stats,
+	.free_counts = nbbs_free_counts,
+	.validate = nbbs_validate,
+};

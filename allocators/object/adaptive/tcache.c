@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+// Thread caches: one free list ("bin") per size class, no locks. A miss
+// (empty bin) refills `batch` objects from the thread's node's central pool;
+// an overflow (more than `cap` objects) flushes a batch back. A free of an
+// object whose slab belongs to another node is "remote": depending on the
+// thread's NUMA binding weight it is either kept (reused locally) or routed
+// home through a per-class foreign list that is flushed in batches to the
+// home node's central pool, so remote frees never wait for the owner. A
+// refill whose own node has nothing ready may take a ready batch of another
+// node, the less likely the stronger the binding weight.
+//
+// Caches are allocated with as_meta_alloc, registered in one list for the
+// report, and recycled when threads exit. After adp_thread_exit (the thread
+// is in its TLS destructors) the thread works without a cache, straight on
+// the central pools.
+#include <string.h>
+
+#include "as/meta.h"
+#include "internal.h"
+
+__thread adp_tcache_t *adp_tc __attribute__((tls_model("initial-exec")));
+/// 0 = no cache yet, 1 = has one, 2 = exited (no cache any more).
+static __thread int adp_tc_state __attribute__((tls_model("initial-exec")));
+static __thread unsigned adp_tc_node __attribute__((tls_model("initial-exec")));
+
+/// Relaxed load + store: the owner is the only writer of its statistics.
+static inline void st_add(_Atomic uint64_t *c, uint64_t v)
+{
+	as_atomic_store_relaxed(c, as_atomic_load_relaxed(c) + v);
+}
+
+static uint32_t cls_batch_limit(unsigned cls)
+{
+	uint32_t lim = (uint32_t)((64u << 10) / adp_cls_size[cls]);
+	return AS_MAX(lim, 2u);
+}
+
+static uint32_t cls_cap_limit(unsigned cls)
+{
+	uint32_t lim = (uint32_t)((128u << 10) / adp_cls_size[cls]);
+	return AS_MAX(lim, 4u);
+}
+
+static void tc_reset_params(adp_tcache_t *tc)
+{
+	uint32_t batch = (uint32_t)adp_param(ADP_P_BATCH);
+	uint32_t cap = (uint32_t)adp_param(ADP_P_CAP);
+	tc->cap_bytes = 0;
+	for (unsigned c = 0; c < ADP_NCLS; c++) {
+		adp_binctl_t *k = &tc->ctl[c];
+		memset(k, 0, sizeof(*k));
+		k->batch = AS_MIN(batch, cls_batch_limit(c));
+		tc->bins[c].cap = AS_MAX(AS_MIN(cap, cls_cap_limit(c)), k->batch);
+		tc->cap_bytes += (uint64_t)tc->bins[c].cap * adp_cls_size[c];
+	}
+	as_atomic_fetch_add_acq_rel(&adp_g.budget_used, tc->cap_bytes);
+	tc->numa_weight = (uint32_t)adp_param(ADP_P_NUMA_WEIGHT);
+	tc->numa_acc = 0;
+	tc->numa_up = tc->numa_down = 0;
+	tc->numa_last_dir = tc->wm_last_dir = 0;
+	tc->numa_since = tc->wm_since = 0;
+	tc->slow_events = 0;
+	tc->foreign_ewma = 0;
+	tc->steal_chances = 0;
+	tc->iv_local = tc->iv_foreign = 0;
+	// Relaxed: trend counters, read only by this thread's controller.
+	tc->seen_maps = as_atomic_load_relaxed(&adp_g.ps_maps);
+	tc->seen_reclaims = as_atomic_load_relaxed(&adp_g.reclaims);
+}
+
+static adp_tcache_t *tc_create(void)
+{
+	adp_tcache_t *tc;
+	adp_lock(&adp_g.reg_lock);
+	tc = adp_g.retired;
+	if (tc)
+		adp_g.retired = tc->next_retired;
+	adp_unlock(&adp_g.reg_lock);
+	if (!tc) {
+		tc = as_meta_alloc(sizeof(*tc), AS_CACHELINE);
+		if (!tc)
+			return NULL;
+		adp_lock(&adp_g.reg_lock);
+		tc->next_all = adp_g.all;
+		adp_g.all = tc;
+		adp_unlock(&adp_g.reg_lock);
+	}
+	for (unsigned c = 0; c < ADP_NCLS; c++) {
+		tc->bins[c].head = NULL;
+		tc->bins[c].n = 0;
+		tc->foreign[c].head = NULL;
+		tc->foreign[c].n = 0;
+	}
+	tc->node = adp_tc_node;
+	tc->tag = ADP_TAG_SMALL | tc->node;
+	tc_reset_params(tc);
+	adp_tc = tc;
+	adp_tc_state = 1;
+	return tc;
+}
+
+/// The calling thread's cache, made on first use; NULL after thread exit.
+static adp_tcache_t *tc_get(void)
+{
+	adp_tcache_t *tc = adp_tc;
+	if (AS_LIKELY(tc != NULL))
+		return tc;
+	if (adp_tc_state == 2)
+		return NULL;
+	return tc_create();
+}
+
+/// Cut the first n objects off a list; returns the rest.
+static void *chain_cut(void *head, uint32_t n)
+{
+	void *last = head;
+	for (uint32_t i = 1; i < n; i++)
+		last = *(void **)last;
+	void *rest = *(void **)last;
+	*(void **)last = NULL;
+	return rest;
+}
+
+static bool node_has_memory(unsigned node, unsigned cls)
+{
+	// Relaxed peeks: hints for a heuristic.
+	return as_atomic_load_relaxed(&adp_central(node, cls)->nbatch_hint) != 0 ||
+	       as_atomic_load_relaxed(&adp_g.pool[node].nfree) != 0;
+}
+
+/// Take a ready batch of another node, if the binding weight lets us.
+static uint32_t try_steal(adp_tcache_t *tc, unsigned cls, void **head)
+{
+	tc->numa_acc += 100 - tc->numa_weight;
+	if (tc->numa_acc < 100)
+		return 0;
+	tc->numa_acc -= 100;
+	for (unsigned d = 1; d < ADP_MAX_NODES; d++) {
+		unsigned m = (tc->node + d) % ADP_MAX_NODES;
+		uint32_t got;
+		if (adp_central_take_batch(m, cls, head, &got))
+			return got;
+	}
+	return 0;
+}
+
+static void *refill(adp_tcache_t *tc, unsigned cls)
+{
+	adp_binctl_t *k = &tc->ctl[cls];
+	adp_bin_t *b = &tc->bins[cls];
+	void *head = NULL;
+	uint32_t n = 0;
+	bool foreign = false;
+	adp_central_t *own = adp_central(tc->node, cls);
+	// Relaxed peek: a hint; the take below decides.
+	if (!as_atomic_load_relaxed(&own->nbatch_hint) && tc->numa_weight < 100) {
+		n = try_steal(tc, cls, &head);
+		foreign = n != 0;
+	}
+	if (!n) {
+		if (tc->numa_weight > 0 && !node_has_memory(tc->node, cls))
+			for (unsigned m = 0; m < ADP_MAX_NODES; m++)
+				if (m != tc->node && node_has_memory(m, cls)) {
+					tc->steal_chances++;
+					break;
+				}
+		n = adp_central_take(tc->node, cls, k->batch, &head);
+	}
+	if (!n)
+		return NULL;
+	void *p = head;
+	b->head = *(void **)p;
+	b->n = n - 1;
+	k->under++;
+	st_add(&tc->st.refills, 1);
+	if (foreign) {
+		st_add(&tc->st.foreign_in, n);
+		tc->iv_foreign += n;
+	} else {
+		st_add(&tc->st.local_in, n);
+		tc->iv_local += n;
+	}
+	if (adp_g.controller && ++tc->slow_events >= adp_param(ADP_P_INTERVAL))
+		adp_ctl_tick(tc);
+	return p;
+}
+
+void *adp_malloc_slow(size_t size)
+{
+	if (size > ADP_SMALL_MAX)
+		return adp_large_alloc(size, 16);
+	unsigned cls = adp_class_slow(size);
+	adp_tcache_t *tc = tc_get();
+	if (!tc) {
+		void *p;
+		unsigned node = adp_tc_node;
+		return adp_central_take(node, cls, 1, &p) ? p : NULL;
+	}
+	adp_bin_t *b = &tc->bins[cls];
+	void *p = b->head;
+	if (p) {
+		b->head = *(void **)p;
+		b->n--;
+		return p;
+	}
+	return refill(tc, cls);
+}
+
+void adp_bin_flush(adp_tcache_t *tc, unsigned cls, uint32_t keep)
+{
+	adp_bin_t *b = &tc->bins[cls];
+	adp_binctl_t *k = &tc->ctl[cls];
+	uint32_t n = b->n > keep ? AS_MAX(k->batch, b->n - keep) : 0;
+	n = AS_MIN(n, b->n);
+	if (!n)
+		return;
+	void *head = b->head;
+	b->head = chain_cut(head, n);
+	b->n -= n;
+	adp_central_put(tc->node, cls, head, n);
+	k->over++;
+	st_add(&tc->st.flushes, 1);
+	if (adp_g.controller && ++tc->slow_events >= adp_param(ADP_P_INTERVAL))
+		adp_ctl_tick(tc);
+}
+
+void adp_foreign_flush(adp_tcache_t *tc, unsigned cls)
+{
+	adp_list_t *f = &tc->foreign[cls];
+	void *heads[ADP_MAX_NODES] = { 0 };
+	uint32_t counts[ADP_MAX_NODES] = { 0 };
+	void *p = f->head;
+	while (p) {
+		void *next = *(void **)p;
+		unsigned node = adp_slab_of(p)->node;
+		*(void **)p = heads[node];
+		heads[node] = p;
+		counts[node]++;
+		p = next;
+	}
+	f->head = NULL;
+	f->n = 0;
+	for (unsigned m = 0; m < ADP_MAX_NODES; m++)
+		if (counts[m])
+			adp_central_put(m, cls, heads[m], counts[m]);
+}
+
+void adp_free_slow(void *p, adp_slab_t *s)
+{
+	if (s->tag == ADP_TAG_LARGE) {
+		adp_large_free(s, p);
+		return;
+	}
+	unsigned cls = s->cls;
+	adp_tcache_t *tc = tc_get();
+	if (!tc) {
+		adp_central_release(s->node, cls, p, 1);
+		*(void **)p = NULL;
+		return;
+	}
+	// A remote free: the slab's node differs from ours.
+	st_add(&tc->st.remote_frees, 1);
+	tc->numa_acc += tc->numa_weight;
+	if (tc->numa_acc >= 100) {
+		tc->numa_acc -= 100;
+		adp_list_t *f = &tc->foreign[cls];
+		*(void **)p = f->head;
+		f->head = p;
+		st_add(&tc->st.routed_home, 1);
+		if (++f->n >= tc->ctl[cls].batch)
+			adp_foreign_flush(tc, cls);
+		return;
+	}
+	adp_bin_t *b = &tc->bins[cls];
+	*(void **)p = b->head;
+	b->head = p;
+	st_add(&tc->st.foreign_in, 1);
+	tc->iv_foreign++;
+	if (++b->n > b->cap)
+		adp_bin_flush(tc, cls, b->cap);
+}
+
+bool adp_budget_grow(adp_tcache_t *tc, uint64_t bytes)
+{
+	uint64_t used = as_atomic_fetch_add_acq_rel(&adp_g.budget_used, bytes) + bytes;
+	if (used > adp_param(ADP_P_BUDGET)) {
+		as_atomic_fetch_sub_acq_rel(&adp_g.budget_used, bytes);
+		st_add(&tc->st.budget_denials, 1);
+		return false;
+	}
+	tc->cap_bytes += bytes;
+	return true;
+}
+
+void adp_budget_shrink(adp_tcache_t *tc, uint64_t bytes)
+{
+	as_atomic_fetch_sub_acq_rel(&adp_g.budget_used, bytes);
+	tc->cap_bytes -= bytes;
+}
+
+void adp_thread_exit(void)
+{
+	adp_tcache_t *tc = adp_tc;
+	adp_tc_state = 2;
+	if (!tc)
+		return;
+	adp_tc = NULL;
+	for (unsigned c = 0; c < ADP_NCLS; c++) {
+		adp_bin_t *b = &tc->bins[c];
+		if (b->n)
+			adp_central_put(tc->node, c, b->head, b->n);
+		b->head = NULL;
+		b->n = 0;
+		adp_foreign_flush(tc, c);
+	}
+	adp_budget_shrink(tc, tc->cap_bytes);
+	adp_lock(&adp_g.reg_lock);
+	tc->next_retired = adp_g.retired;
+	adp_g.retired = tc;
+	adp_unlock(&adp_g.reg_lock);
+}
+
+void adp_set_thread_node(int node)
+{
+	unsigned n = node < 0 ? 0 : (unsigned)node % ADP_MAX_NODES;
+	adp_tc_node = n;
+	adp_tcache_t *tc = adp_tc;
+	if (!tc || tc->node == n)
+		return;
+	// Objects cached for the old node go back to it first.
+	for (unsigned c = 0; c < ADP_NCLS; c++) {
+		adp_bin_t *b = &tc->bins[c];
+		if (b->n)
+			adp_central_put(tc->node, c, b->head, b->n);
+		b->head = NULL;
+		b->n = 0;
+		adp_foreign_flush(tc, c);
+	}
+	tc->node = n;
+	tc->tag = ADP_TAG_SMALL | n;
+}
+
+bool adp_thread_tuning(unsigned cls, adp_tuning_t *out)
+{
+	adp_tcache_t *tc = adp_tc;
+	if (!tc || cls >= ADP_NCLS)
+		return false;
+	out->batch = tc->ctl[cls].batch;
+	out->cap = tc->bins[cls].cap;
+	out->numa_weight = tc->numa_weight;
+	out->watermark = as_atomic_load_acquire(&adp_g.watermark);
+	return true;
+}

@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: MIT
+// Options, config files and the run matrix (see opts.h).
+#include "opts.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "as/err.h"
+#include "as/kv.h"
+#include "as/rng.h"
+#include "perf.h"
+
+// ---------------------------------------------------------------------------
+// Value checks shared by the command line ("--opt: why") and config files
+// ("file:line: key: why"). Each returns NULL or a static reason.
+
+static char why[512];
+
+static const char *check_uint_list(const char *v, uint64_t lo, uint64_t hi)
+{
+	as_strv_t l = { 0 };
+	as_strv_split(&l, v, ',');
+	const char *r = l.n ? NULL : "empty list";
+	for (size_t i = 0; !r && i < l.n; i++) {
+		uint64_t x;
+		if (!as_parse_uint(l.v[i], lo, hi, &x)) {
+			snprintf(why, sizeof(why), "'%s' is not an integer in [%llu, %llu]", l.v[i],
+				 (unsigned long long)lo, (unsigned long long)hi);
+			r = why;
+		}
+	}
+	as_strv_clear(&l);
+	return r;
+}
+
+static const char *check_uint(const char *v, uint64_t lo, uint64_t hi)
+{
+	uint64_t x;
+	if (as_parse_uint(v, lo, hi, &x))
+		return NULL;
+	snprintf(why, sizeof(why), "'%s' is not an integer in [%llu, %llu]", v, (unsigned long long)lo,
+		 (unsigned long long)hi);
+	return why;
+}
+
+static const char *check_value(const char *key, const char *v)
+{
+	if (!strcmp(key, "threads"))
+		return check_uint_list(v, 1, 4096);
+	if (!strcmp(key, "reps"))
+		return check_uint(v, 1, 100000);
+	if (!strcmp(key, "seed"))
+		return check_uint(v, 0, UINT64_MAX);
+	if (!strcmp(key, "timeline_ms") || !strcmp(key, "timeline-ms"))
+		return check_uint(v, 0, 60000);
+	if (!strcmp(key, "sample")) {
+		uint64_t x;
+		if (!as_parse_uint(v, 1, 1u << 30, &x) || (x & (x - 1)))
+			return "not a power of two in [1, 2^30]";
+		return NULL;
+	}
+	if (!strcmp(key, "timeout")) {
+		double d;
+		if (!as_parse_double(v, &d) || d <= 0 || d > 7 * 86400.0)
+			return "not a number of seconds in (0, 604800]";
+		return NULL;
+	}
+	if (!strcmp(key, "mem_limit") || !strcmp(key, "mem-limit")) {
+		uint64_t x;
+		if (!as_parse_u64(v, &x))
+			return "not a size in bytes (suffixes k, M, G allowed)";
+		return NULL;
+	}
+	if (!strcmp(key, "pin")) {
+		as_pin_t p;
+		static char err[256];
+		if (as_pin_parse(&p, v, err, sizeof(err)) != 0)
+			return strchr(err, ' ') + 1;
+		free(p.list);
+		return NULL;
+	}
+	if (!strcmp(key, "membind")) {
+		if (!strcmp(v, "local") || !strcmp(v, "interleave") || !strcmp(v, "default"))
+			return NULL;
+		uint64_t x;
+		if (!strncmp(v, "node=", 5) && as_parse_uint(v + 5, 0, 1u << 16, &x))
+			return NULL;
+		return "not local, interleave or node=N";
+	}
+	if (!strcmp(key, "shard")) {
+		unsigned i, n;
+		char c;
+		if (sscanf(v, "%u/%u%c", &i, &n, &c) != 2 || n == 0 || i >= n)
+			return "not i/n with 0 <= i < n";
+		return NULL;
+	}
+	if (!strcmp(key, "alloc")) {
+		as_strv_t l = { 0 };
+		as_strv_split(&l, v, ',');
+		const char *r = l.n ? NULL : "empty list";
+		for (size_t i = 0; !r && i < l.n; i++) {
+			as_alloc_t *a = as_alloc_find(l.v[i]);
+			if (!a) {
+				snprintf(why, sizeof(why), "unknown allocator '%s' (see allocscope list)", l.v[i]);
+				r = why;
+			} else if (!a->available) {
+				snprintf(why, sizeof(why), "allocator '%s' is missing: %s", l.v[i], a->missing);
+				r = why;
+			}
+			for (size_t j = 0; !r && j < i; j++)
+				if (!strcmp(l.v[i], l.v[j])) {
+					snprintf(why, sizeof(why), "allocator '%s' is named twice", l.v[i]);
+					r = why;
+				}
+		}
+		as_strv_clear(&l);
+		return r;
+	}
+	if (!strcmp(key, "workload")) {
+		as_strv_t l = { 0 };
+		as_strv_split(&l, v, ',');
+		const char *r = l.n ? NULL : "empty list";
+		for (size_t i = 0; !r && i < l.n; i++)
+			if (!as_wl_find(l.v[i])) {
+				snprintf(why, sizeof(why), "unknown workload '%s' (see allocscope list)", l.v[i]);
+				r = why;
+			}
+		as_strv_clear(&l);
+		return r;
+	}
+	return NULL;
+}
+
+// ---------------------------------------------------------------------------
+// Config files
+
+typedef struct cfg_s {
+	as_opts_t *o;
+	char err[600];
+	bool failed;
+} cfg_t;
+
+static int cfg_fail(cfg_t *c, const char *fmt, ...) AS_PRINTF(2, 3);
+static int cfg_fail(cfg_t *c, const char *fmt, ...)
+{
+	if (!c->failed) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(c->err, sizeof(c->err), fmt, ap);
+		va_end(ap);
+		c->failed = true;
+	}
+	return 0;
+}
+
+static void set_if_unset(char **field, const char *v)
+{
+	if (!*field)
+		*field = as_xstrdup(v);
+}
+
+static int cfg_handler(void *user, const char *section, const char *name, const char *value)
+{
+	cfg_t *c = user;
+	as_opts_t *o = c->o;
+	if (!strcmp(section, "run")) {
+		static const char *const keys[] = { "alloc",   "workload", "threads",	  "reps",   "pin",
+						    "membind", "topology", "events",	  "seed",   "timeout",
+						    "mem_limit", "sample", "timeline_ms", NULL };
+		char **fields[] = { &o->alloc,	 &o->workload, &o->threads,   &o->reps,	 &o->pin,
+				    &o->membind, &o->topology, &o->events,    &o->seed,	 &o->timeout,
+				    &o->mem_limit, &o->sample, &o->timeline_ms };
+		for (size_t i = 0; keys[i]; i++)
+			if (!strcmp(name, keys[i])) {
+				const char *r = check_value(name, value);
+				if (r)
+					return cfg_fail(c, "%s = %s: %s", name, value, r);
+				set_if_unset(fields[i], value);
+				return 1;
+			}
+		return cfg_fail(c, "unknown key '%s' in [run]", name);
+	}
+	if (!strcmp(section, "params")) {
+		bool known = false;
+		for (size_t i = 0; i < as_wl_count(); i++)
+			if (as_wl_param(as_wl_at(i), name))
+				known = true;
+		if (!known)
+			return cfg_fail(c, "no workload has a parameter '%s'", name);
+		as_strv_pushf(&o->cparams, "%s=%s", name, value);
+		return 1;
+	}
+	if (!strncmp(section, "params.", 7)) {
+		const as_wl_t *w = as_wl_find(section + 7);
+		if (!w)
+			return 1; // not built here; the suite notes it
+		if (!as_wl_param(w, name))
+			return cfg_fail(c, "workload '%s' has no parameter '%s'", w->name, name);
+		as_strv_pushf(&o->wparams, "%s:%s=%s", w->name, name, value);
+		return 1;
+	}
+	if (!strcmp(section, "suite.frame") || !strcmp(section, "suite.object")) {
+		as_suite_t *s = &o->suite[section[6] == 'f' ? AS_KIND_FRAME : AS_KIND_OBJECT];
+		if (!strcmp(name, "workloads")) {
+			as_strv_split(&s->workloads, value, ',');
+			return 1;
+		}
+		if (!strcmp(name, "threads")) {
+			const char *r = check_value("threads", value);
+			if (r)
+				return cfg_fail(c, "threads = %s: %s", value, r);
+			free(s->threads);
+			s->threads = as_xstrdup(value);
+			return 1;
+		}
+		return cfg_fail(c, "unknown key '%s' in [%s] (workloads, threads)", name, section);
+	}
+	return cfg_fail(c, "unknown section [%s] (run, params, params.NAME, suite.frame, suite.object)", section);
+}
+
+void as_opts_load_config(as_opts_t *o, const char *path)
+{
+	as_wl_load();
+	as_alloc_load();
+	cfg_t c = { .o = o };
+	int r = ini_parse(path, cfg_handler, &c);
+	if (r < 0)
+		as_die(2, "--config: cannot open '%s': %s", path, r == -1 ? strerror(errno) : "out of memory");
+	if (r > 0)
+		as_die(2, "%s:%d: %s", path, r,
+		       c.failed ? c.err : "syntax error (expected [section], key = value or ; comment)");
+}
+
+char *as_find_config(const char *name)
+{
+	char *p = as_xasprintf("configs/%s", name);
+	if (access(p, R_OK) == 0)
+		return p;
+	free(p);
+	// The build folder is BUILD=<root>/build[/sub]: look up to three levels up.
+	const char *b = as_build_dir();
+	for (int up = 1; up <= 3; up++) {
+		char rel[32] = "";
+		for (int i = 0; i < up; i++)
+			strcat(rel, "/..");
+		p = as_xasprintf("%s%s/configs/%s", b, rel, name);
+		if (access(p, R_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+// ---------------------------------------------------------------------------
+// The matrix
+
+static void opt_check(const char *opt, const char *key, const char *v)
+{
+	const char *r = v ? check_value(key, v) : NULL;
+	if (r)
+		as_die(2, "%s: %s", opt, r);
+}
+
+static unsigned u(const char *v, unsigned def)
+{
+	uint64_t x;
+	return v && as_parse_uint(v, 0, UINT32_MAX, &x) ? (unsigned)x : def;
+}
+
+typedef struct kv_s {
+	as_strv_t names;
+	as_strv_t vals; ///< comma lists (sweeps)
+} kv_t;
+
+static void kv_set(kv_t *k, const char *name, const char *val)
+{
+	for (size_t i = 0; i < k->names.n; i++)
+		if (!strcmp(k->names.v[i], name)) {
+			free(k->vals.v[i]);
+			k->vals.v[i] = as_xstrdup(val);
+			return;
+		}
+	as_strv_push(&k->names, name);
+	as_strv_push(&k->vals, val);
+}
+
+// Given parameters for workload w: [params], then [params.W], then --param.
+static void params_for(const as_opts_t *o, const as_wl_t *w, kv_t *k)
+{
+	const as_strv_t *lists[2] = { &o->cparams, &o->params };
+	for (int pass = 0; pass < 3; pass++) {
+		const as_strv_t *l = pass == 0 ? lists[0] : pass == 1 ? &o->wparams : lists[1];
+		for (size_t i = 0; i < l->n; i++) {
+			const char *s = l->v[i];
+			if (pass == 1) {
+				size_t n = strlen(w->name);
+				if (strncmp(s, w->name, n) != 0 || s[n] != ':')
+					continue;
+				s += n + 1;
+			}
+			const char *eq = strchr(s, '=');
+			char *name = strndup(s, (size_t)(eq - s));
+			if (as_wl_param(w, name))
+				kv_set(k, name, eq + 1);
+			free(name);
+		}
+	}
+}
+
+static void push_cell(as_plan_t *p, as_alloc_t *a, as_wl_t *w, unsigned t, unsigned rep, const kv_t *k,
+		      const size_t *pick)
+{
+	size_t cap = p->ncells + 1;
+	p->cells = as_xrealloc(p->cells, cap * sizeof(*p->cells));
+	as_cell_t *c = &p->cells[p->ncells++];
+	memset(c, 0, sizeof(*c));
+	c->alloc = a;
+	c->wl = w;
+	c->threads = t;
+	c->rep = rep;
+	for (size_t i = 0; i < k->names.n; i++) {
+		as_strv_t vals = { 0 };
+		as_strv_split(&vals, k->vals.v[i], ',');
+		as_strv_push(&c->pnames, k->names.v[i]);
+		as_strv_push(&c->pvals, vals.n ? vals.v[pick[i] % vals.n] : "");
+		as_strv_clear(&vals);
+	}
+}
+
+void as_plan_build(as_plan_t *p, as_opts_t *o)
+{
+	char err[512];
+	memset(p, 0, sizeof(*p));
+	as_alloc_load();
+	as_wl_load();
+	opt_check("--threads", "threads", o->threads);
+	opt_check("--reps", "reps", o->reps);
+	opt_check("--seed", "seed", o->seed);
+	opt_check("--timeout", "timeout", o->timeout);
+	opt_check("--mem-limit", "mem_limit", o->mem_limit);
+	opt_check("--sample", "sample", o->sample);
+	opt_check("--timeline-ms", "timeline_ms", o->timeline_ms);
+	opt_check("--pin", "pin", o->pin);
+	opt_check("--membind", "membind", o->membind);
+	opt_check("--shard", "shard", o->shard);
+	opt_check("--alloc", "alloc", o->alloc);
+	opt_check("--workload", "workload", o->workload);
+
+	if (as_topo_load(&p->topo, o->topology, err, sizeof(err)) != 0)
+		as_die(2, "%s", err);
+	if (as_pin_parse(&p->pin, o->pin ? o->pin : (p->topo.simulated ? "compact" : "none"), err,
+			 sizeof(err)) != 0 ||
+	    as_pin_check(&p->pin, &p->topo, err, sizeof(err)) != 0)
+		as_die(2, "%s", err);
+	if (as_mem_parse(&p->mem, o->membind ? o->membind : "default", &p->topo, err, sizeof(err)) != 0)
+		as_die(2, "%s", err);
+	const char *ev = o->events ? o->events : AS_PERF_DEFAULT;
+	if (as_perf_setup(!strcmp(ev, "none") ? "" : ev, err, sizeof(err)) != 0)
+		as_die(2, "%s", err);
+
+	p->reps = u(o->reps, o->bench ? 3 : 1);
+	p->seed = 42;
+	if (o->seed)
+		as_parse_uint(o->seed, 0, UINT64_MAX, &p->seed);
+	p->timeout_s = o->timeout ? strtod(o->timeout, NULL) : 300;
+	p->mem_limit = 0;
+	if (o->mem_limit)
+		as_parse_u64(o->mem_limit, &p->mem_limit);
+	else {
+		long pages = sysconf(_SC_PHYS_PAGES);
+		p->mem_limit = pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) / 10 * 8 : 0;
+	}
+	p->sample = u(o->sample, 16);
+	p->timeline_ms = u(o->timeline_ms, 10);
+	p->shard_n = 1;
+	if (o->shard)
+		sscanf(o->shard, "%u/%u", &p->shard_i, &p->shard_n);
+
+	// Allocators
+	if (o->alloc)
+		as_strv_split(&p->allocs, o->alloc, ',');
+	else if (o->bench) {
+		for (size_t i = 0; i < as_alloc_count(); i++)
+			if (as_alloc_at(i)->available)
+				as_strv_push(&p->allocs, as_alloc_at(i)->name);
+	} else
+		as_die(2, "--alloc is required (see allocscope list)");
+
+	// Workloads per allocator kind
+	as_strv_t named = { 0 };
+	if (o->workload)
+		as_strv_split(&named, o->workload, ',');
+	for (size_t i = 0; i < named.n; i++) {
+		as_wl_t *w = as_wl_find(named.v[i]);
+		bool fits = false;
+		for (size_t j = 0; j < p->allocs.n; j++)
+			fits |= as_wl_fits(w, as_alloc_find(p->allocs.v[j]));
+		if (!fits)
+			as_die(2, "--workload: '%s' is a %s workload and no selected allocator runs it (%s)", w->name,
+			       w->kind,
+			       !strcmp(w->kind, "frame") ? "frame workloads need a frame allocator"
+							 : "it needs an object allocator");
+	}
+	as_strv_t per_kind[2] = { { 0 }, { 0 } };
+	const char *kind_threads[2] = { NULL, NULL };
+	for (int k = 0; k < 2; k++) {
+		if (named.n) {
+			for (size_t i = 0; i < named.n; i++)
+				if ((!strcmp(as_wl_find(named.v[i])->kind, "frame")) == (k == AS_KIND_FRAME))
+					as_strv_push(&per_kind[k], named.v[i]);
+		} else {
+			as_suite_t *s = &o->suite[k];
+			for (size_t i = 0; i < s->workloads.n; i++) {
+				as_wl_t *w = as_wl_find(s->workloads.v[i]);
+				if (!w) {
+					if (!o->quiet)
+						as_warn("note: suite workload '%s' is not built here; skipped",
+							s->workloads.v[i]);
+				} else if ((!strcmp(w->kind, "frame")) != (k == AS_KIND_FRAME)) {
+					as_die(2, "--config: [suite.%s] lists '%s', a %s workload",
+					       k == AS_KIND_FRAME ? "frame" : "object", w->name, w->kind);
+				} else
+					as_strv_push(&per_kind[k], w->name);
+			}
+			kind_threads[k] = s->threads;
+		}
+	}
+	as_strv_clear(&named);
+
+	// --param keys must belong to some selected workload.
+	for (size_t i = 0; i < o->params.n; i++) {
+		const char *eq = strchr(o->params.v[i], '=');
+		char *name = strndup(o->params.v[i], (size_t)(eq - o->params.v[i]));
+		bool found = false;
+		for (int k = 0; k < 2; k++)
+			for (size_t j = 0; j < per_kind[k].n; j++)
+				found |= as_wl_param(as_wl_find(per_kind[k].v[j]), name) != NULL;
+		if (!found)
+			as_die(2, "--param: no selected workload has a parameter '%s'", name);
+		free(name);
+	}
+
+	// Cells: rep > workload > params > threads > allocator (innermost, so
+	// allocators interleave; their order is shuffled per rep with the seed).
+	as_rng_t rng;
+	as_rng_seed(&rng, p->seed, 0x5eed);
+	size_t na = p->allocs.n;
+	size_t *order = as_xcalloc(na, sizeof(size_t));
+	for (unsigned rep = 0; rep < p->reps; rep++) {
+		for (size_t i = 0; i < na; i++)
+			order[i] = i;
+		for (size_t i = na; rep > 0 && i > 1; i--) {
+			size_t j = (size_t)as_rng_below(&rng, i);
+			size_t t = order[i - 1];
+			order[i - 1] = order[j];
+			order[j] = t;
+		}
+		for (int k = 0; k < 2; k++) {
+			const char *ts = o->threads_cli ? o->threads : kind_threads[k] ? kind_threads[k]
+								       : o->threads ? o->threads : "1";
+			as_strv_t tl = { 0 };
+			as_strv_split(&tl, ts, ',');
+			for (size_t wi = 0; wi < per_kind[k].n; wi++) {
+				as_wl_t *w = as_wl_find(per_kind[k].v[wi]);
+				kv_t kv = { { 0 }, { 0 } };
+				params_for(o, w, &kv);
+				size_t combos = 1;
+				size_t *radix = as_xcalloc(kv.names.n + 1, sizeof(size_t));
+				for (size_t i = 0; i < kv.names.n; i++) {
+					as_strv_t vals = { 0 };
+					as_strv_split(&vals, kv.vals.v[i], ',');
+					radix[i] = vals.n ? vals.n : 1;
+					combos *= radix[i];
+					as_strv_clear(&vals);
+				}
+				size_t *pick = as_xcalloc(kv.names.n + 1, sizeof(size_t));
+				for (size_t ci = 0; ci < combos; ci++) {
+					size_t x = ci;
+					for (size_t i = kv.names.n; i-- > 0;) {
+						pick[i] = x % radix[i];
+						x /= radix[i];
+					}
+					for (size_t ti = 0; ti < tl.n; ti++)
+						for (size_t ai = 0; ai < na; ai++) {
+							as_alloc_t *a = as_alloc_find(p->allocs.v[order[ai]]);
+							if (as_wl_fits(w, a))
+								push_cell(p, a, w, u(tl.v[ti], 1), rep, &kv, pick);
+						}
+				}
+				free(radix);
+				free(pick);
+				as_strv_clear(&kv.names);
+				as_strv_clear(&kv.vals);
+			}
+			as_strv_clear(&tl);
+		}
+	}
+	free(order);
+	for (int k = 0; k < 2; k++)
+		as_strv_clear(&per_kind[k]);
+	if (!p->ncells)
+		as_die(2, "%s: nothing to run (no workload fits the selected allocators%s)",
+		       o->workload ? "--workload" : "--config",
+		       o->workload ? "" : "; name one with --workload or a [suite.KIND] in the config");
+	// Shard: every n-th cell.
+	p->total = p->ncells;
+	if (p->shard_n > 1) {
+		size_t n = 0;
+		for (size_t i = 0; i < p->ncells; i++)
+			if (i % p->shard_n == p->shard_i)
+				p->cells[n++] = p->cells[i];
+		p->ncells = n;
+	}
+}
+
+char *as_cell_desc(const as_cell_t *c)
+{
+	as_strv_t l = { 0 };
+	for (size_t i = 0; i < c->pnames.n; i++)
+		as_strv_pushf(&l, "%s=%s", c->pnames.v[i], c->pvals.v[i]);
+	char *ps = as_strv_join(&l, ",");
+	char *s = as_xasprintf("%s %s threads=%u rep=%u%s%s", c->alloc->name, c->wl->name, c->threads, c->rep,
+			       *ps ? " " : "", ps);
+	free(ps);
+	as_strv_clear(&l);
+	return s;
+}
