@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -182,6 +183,13 @@ static bool reap(as_child_t *c, int flags)
 		close(c->pidfd);
 	c->pidfd = -1;
 	return true;
+}
+
+bool as_child_exited(as_child_t *c)
+{
+	if (!c->pid || c->exited)
+		return true;
+	return reap(c, WNOHANG);
 }
 
 void as_child_wait(as_child_t *c, const as_watch_t *w)

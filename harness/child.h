@@ -61,6 +61,10 @@ typedef struct as_watch_s {
 /// group is killed anyway, so no grandchild outlives its run.
 void as_child_wait(as_child_t *c, const as_watch_t *w);
 
+/// Has the child exited? Reaps it if so (non-blocking); then c->wstatus
+/// and c->wall_s are valid. A zombie counts as exited.
+bool as_child_exited(as_child_t *c);
+
 /// Stop a child (e.g. a server): SIGTERM to its group, SIGKILL after
 /// `grace_s`, then reap. Safe on a child that already exited.
 void as_child_stop(as_child_t *c, double grace_s);

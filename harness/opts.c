@@ -59,20 +59,26 @@ static const char *check_value(const char *key, const char *v)
 		return check_uint(v, 0, 60000);
 	if (!strcmp(key, "sample")) {
 		uint64_t x;
-		if (!as_parse_uint(v, 1, 1u << 30, &x) || (x & (x - 1)))
-			return "not a power of two in [1, 2^30]";
+		if (!as_parse_uint(v, 1, 1u << 30, &x) || (x & (x - 1))) {
+			snprintf(why, sizeof(why), "'%s' is not a power of two in [1, 2^30]", v);
+			return why;
+		}
 		return NULL;
 	}
 	if (!strcmp(key, "timeout")) {
 		double d;
-		if (!as_parse_double(v, &d) || d <= 0 || d > 7 * 86400.0)
-			return "not a number of seconds in (0, 604800]";
+		if (!as_parse_double(v, &d) || d <= 0 || d > 7 * 86400.0) {
+			snprintf(why, sizeof(why), "'%s' is not a number of seconds in (0, 604800]", v);
+			return why;
+		}
 		return NULL;
 	}
 	if (!strcmp(key, "mem_limit") || !strcmp(key, "mem-limit")) {
 		uint64_t x;
-		if (!as_parse_u64(v, &x))
-			return "not a size in bytes (suffixes k, M, G allowed)";
+		if (!as_parse_u64(v, &x)) {
+			snprintf(why, sizeof(why), "'%s' is not a size in bytes (suffixes k, M, G allowed)", v);
+			return why;
+		}
 		return NULL;
 	}
 	if (!strcmp(key, "pin")) {
@@ -89,13 +95,16 @@ static const char *check_value(const char *key, const char *v)
 		uint64_t x;
 		if (!strncmp(v, "node=", 5) && as_parse_uint(v + 5, 0, 1u << 16, &x))
 			return NULL;
-		return "not local, interleave or node=N";
+		snprintf(why, sizeof(why), "'%s' is not local, interleave or node=N", v);
+		return why;
 	}
 	if (!strcmp(key, "shard")) {
 		unsigned i, n;
 		char c;
-		if (sscanf(v, "%u/%u%c", &i, &n, &c) != 2 || n == 0 || i >= n)
-			return "not i/n with 0 <= i < n";
+		if (sscanf(v, "%u/%u%c", &i, &n, &c) != 2 || n == 0 || i >= n) {
+			snprintf(why, sizeof(why), "'%s' is not i/n with 0 <= i < n", v);
+			return why;
+		}
 		return NULL;
 	}
 	if (!strcmp(key, "alloc")) {
@@ -174,6 +183,21 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 		char **fields[] = { &o->alloc,	 &o->workload, &o->threads,   &o->reps,	 &o->pin,
 				    &o->membind, &o->topology, &o->events,    &o->seed,	 &o->timeout,
 				    &o->mem_limit, &o->sample, &o->timeline_ms };
+		if (!strcmp(name, "alloc")) {
+			// Names must exist; availability is checked when the plan is
+			// built (bench skips missing ones).
+			as_strv_t l = { 0 };
+			as_strv_split(&l, value, ',');
+			for (size_t i = 0; i < l.n; i++)
+				if (!as_alloc_find(l.v[i])) {
+					cfg_fail(c, "alloc = %s: unknown allocator '%s' (see allocscope list)", value, l.v[i]);
+					as_strv_clear(&l);
+					return 0;
+				}
+			as_strv_clear(&l);
+			set_if_unset(&o->alloc, value);
+			return 1;
+		}
 		for (size_t i = 0; keys[i]; i++)
 			if (!strcmp(name, keys[i])) {
 				const char *r = check_value(name, value);
@@ -209,15 +233,19 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 			as_strv_split(&s->workloads, value, ',');
 			return 1;
 		}
-		if (!strcmp(name, "threads")) {
+		if (!strcmp(name, "threads") || !strncmp(name, "threads.", 8)) {
 			const char *r = check_value("threads", value);
 			if (r)
-				return cfg_fail(c, "threads = %s: %s", value, r);
+				return cfg_fail(c, "%s = %s: %s", name, value, r);
+			if (name[7] == '.') {
+				as_strv_pushf(&s->wthreads, "%s=%s", name + 8, value);
+				return 1;
+			}
 			free(s->threads);
 			s->threads = as_xstrdup(value);
 			return 1;
 		}
-		return cfg_fail(c, "unknown key '%s' in [%s] (workloads, threads)", name, section);
+		return cfg_fail(c, "unknown key '%s' in [%s] (workloads, threads, threads.NAME)", name, section);
 	}
 	return cfg_fail(c, "unknown section [%s] (run, params, params.NAME, suite.frame, suite.object)", section);
 }
@@ -322,6 +350,7 @@ static void push_cell(as_plan_t *p, as_alloc_t *a, as_wl_t *w, unsigned t, unsig
 	c->wl = w;
 	c->threads = t;
 	c->rep = rep;
+	c->index = p->ncells - 1;
 	for (size_t i = 0; i < k->names.n; i++) {
 		as_strv_t vals = { 0 };
 		as_strv_split(&vals, k->vals.v[i], ',');
@@ -347,7 +376,8 @@ void as_plan_build(as_plan_t *p, as_opts_t *o)
 	opt_check("--pin", "pin", o->pin);
 	opt_check("--membind", "membind", o->membind);
 	opt_check("--shard", "shard", o->shard);
-	opt_check("--alloc", "alloc", o->alloc);
+	if (o->alloc_cli)
+		opt_check("--alloc", "alloc", o->alloc);
 	opt_check("--workload", "workload", o->workload);
 
 	if (as_topo_load(&p->topo, o->topology, err, sizeof(err)) != 0)
@@ -381,9 +411,24 @@ void as_plan_build(as_plan_t *p, as_opts_t *o)
 		sscanf(o->shard, "%u/%u", &p->shard_i, &p->shard_n);
 
 	// Allocators
-	if (o->alloc)
+	if (o->alloc && o->alloc_cli)
 		as_strv_split(&p->allocs, o->alloc, ',');
-	else if (o->bench) {
+	else if (o->alloc) {
+		as_strv_t l = { 0 };
+		as_strv_split(&l, o->alloc, ',');
+		for (size_t i = 0; i < l.n; i++) {
+			as_alloc_t *a = as_alloc_find(l.v[i]);
+			if (a->available && !as_strv_has(&p->allocs, l.v[i]))
+				as_strv_push(&p->allocs, l.v[i]);
+			else if (!a->available && !o->bench)
+				as_die(2, "--config: allocator '%s' is missing: %s", a->name, a->missing);
+			else if (!a->available && !o->quiet)
+				as_warn("note: allocator '%s' is missing (%s); skipped", a->name, a->missing);
+		}
+		as_strv_clear(&l);
+		if (!p->allocs.n)
+			as_die(2, "--config: none of the allocators named in [run] alloc is available");
+	} else if (o->bench) {
 		for (size_t i = 0; i < as_alloc_count(); i++)
 			if (as_alloc_at(i)->available)
 				as_strv_push(&p->allocs, as_alloc_at(i)->name);
@@ -394,6 +439,7 @@ void as_plan_build(as_plan_t *p, as_opts_t *o)
 	as_strv_t named = { 0 };
 	if (o->workload)
 		as_strv_split(&named, o->workload, ',');
+	bool named_any = named.n > 0;
 	for (size_t i = 0; i < named.n; i++) {
 		as_wl_t *w = as_wl_find(named.v[i]);
 		bool fits = false;
@@ -460,12 +506,17 @@ void as_plan_build(as_plan_t *p, as_opts_t *o)
 			order[j] = t;
 		}
 		for (int k = 0; k < 2; k++) {
-			const char *ts = o->threads_cli ? o->threads : kind_threads[k] ? kind_threads[k]
-								       : o->threads ? o->threads : "1";
-			as_strv_t tl = { 0 };
-			as_strv_split(&tl, ts, ',');
 			for (size_t wi = 0; wi < per_kind[k].n; wi++) {
 				as_wl_t *w = as_wl_find(per_kind[k].v[wi]);
+				const char *ts = o->threads_cli ? o->threads : kind_threads[k] ? kind_threads[k]
+									       : o->threads ? o->threads : "1";
+				size_t wn = strlen(w->name);
+				for (size_t i = 0; !o->threads_cli && !named_any && i < o->suite[k].wthreads.n; i++)
+					if (!strncmp(o->suite[k].wthreads.v[i], w->name, wn) &&
+					    o->suite[k].wthreads.v[i][wn] == '=')
+						ts = o->suite[k].wthreads.v[i] + wn + 1;
+				as_strv_t tl = { 0 };
+				as_strv_split(&tl, ts, ',');
 				kv_t kv = { { 0 }, { 0 } };
 				params_for(o, w, &kv);
 				size_t combos = 1;
@@ -495,8 +546,8 @@ void as_plan_build(as_plan_t *p, as_opts_t *o)
 				free(pick);
 				as_strv_clear(&kv.names);
 				as_strv_clear(&kv.vals);
+				as_strv_clear(&tl);
 			}
-			as_strv_clear(&tl);
 		}
 	}
 	free(order);

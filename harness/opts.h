@@ -7,9 +7,10 @@
 //                  events, seed, timeout, mem_limit, sample, timeline_ms
 //   [params]       k = v  for every selected workload that has parameter k
 //   [params.NAME]  k = v  for workload NAME only
-//   [suite.KIND]   workloads = a,b,...; threads = 1,2 — what runs for an
-//                  allocator of KIND (frame or object) when no workload is
-//                  named; workloads that are not built are skipped with a note
+//   [suite.KIND]   workloads = a,b,...; threads = 1,2; threads.NAME = 1 —
+//                  what runs for an allocator of KIND (frame or object) when
+//                  no workload is named; workloads that are not built are
+//                  skipped with a note; --threads overrides all of these
 // A value "a,b" of a parameter is a sweep: one cell per value. Every bad
 // line is refused with "file:line: reason" (exit 2).
 #ifndef AS_OPTS_H
@@ -26,6 +27,7 @@
 typedef struct as_suite_s {
 	as_strv_t workloads;
 	char *threads; ///< NULL = the run's threads
+	as_strv_t wthreads; ///< "NAME=list": thread counts for one workload
 } as_suite_t;
 
 typedef struct as_opts_s {
@@ -49,6 +51,8 @@ typedef struct as_opts_s {
 	as_strv_t cparams;   ///< "k=v" from [params] (where the workload has k)
 	as_strv_t wparams;   ///< "NAME:k=v" from [params.NAME]
 	bool threads_cli;    ///< --threads given (overrides suites)
+	bool alloc_cli;	     ///< --alloc given (else from the config: missing ones
+			     ///< are skipped with a note by bench)
 	as_suite_t suite[2]; ///< indexed by as_kind_t
 	bool bench;	     ///< allocscope bench: defaults differ
 	bool quiet;
@@ -66,6 +70,7 @@ typedef struct as_cell_s {
 	as_wl_t *wl;
 	unsigned threads;
 	unsigned rep;
+	size_t index;	  ///< position in the whole matrix (before --shard)
 	as_strv_t pnames; ///< parameters given for this cell (not defaults)
 	as_strv_t pvals;
 } as_cell_t;

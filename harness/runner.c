@@ -51,11 +51,16 @@ static void build_env(as_strv_t *env, const as_alloc_t *a, bool preload)
 	}
 }
 
-// Did the intended allocator serve malloc? Sets status error if not.
-static void verify_alloc(const as_alloc_t *a, as_rec_t *r)
+void as_run_verify(const as_alloc_t *a, as_rec_t *r)
 {
-	if (a->kind != AS_KIND_OBJECT || strcmp(r->status, "ok") != 0)
+	if (strcmp(r->status, "ok") != 0)
 		return;
+	if (a->kind == AS_KIND_FRAME) {
+		const char *got = as_rec_info_get(r, "alloc");
+		if (got && strcmp(got, a->name) != 0)
+			as_rec_fail(r, "error", "framebench ran allocator '%s', not '%s'", got, a->name);
+		return;
+	}
 	const char *lib = as_rec_info_get(r, "malloc_lib");
 	if (!lib || !*lib || !strcmp(lib, "unknown")) {
 		as_rec_fail(r, "error", "cannot verify the allocator: the workload did not report malloc_lib");
@@ -270,7 +275,7 @@ json_t *as_run_cell(const as_plan_t *p, const as_cell_t *c, const char *logbase)
 		run_scenario(p, c, logbase, &r, rcpu, npins);
 	else
 		run_program(p, c, logbase, &r, rcpu, node, npins, metrics, unsup);
-	verify_alloc(c->alloc, &r);
+	as_run_verify(c->alloc, &r);
 
 	json_t *params = json_object();
 	for (size_t i = 0; i < c->wl->nparams; i++)

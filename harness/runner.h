@@ -9,6 +9,16 @@
 
 #include "opts.h"
 
+#include "catalog.h"
+#include "record.h"
+
+/// Did the intended allocator serve malloc? For an ok record: glibc runs
+/// must resolve malloc to libc.so.6, preloads to the preloaded file itself,
+/// in-tree libraries must also report malloc_served > 0, and framebench must
+/// have run the named frame allocator. Otherwise the status becomes error
+/// with the reason.
+void as_run_verify(const as_alloc_t *a, as_rec_t *r);
+
 /// Run one cell; returns the run record. `logbase` is a path prefix for the
 /// child's .out/.err files.
 json_t *as_run_cell(const as_plan_t *p, const as_cell_t *c, const char *logbase);

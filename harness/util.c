@@ -171,7 +171,7 @@ static void find_dirs(void)
 	if (slash && slash != build_dir)
 		*slash = '\0';
 	else
-		snprintf(build_dir, sizeof(build_dir), "%s/..", bin_dir);
+		snprintf(build_dir, sizeof(build_dir), "%.*s/..", (int)sizeof(build_dir) - 8, bin_dir);
 	const char *el = getenv("ALLOCSCOPE_LIB_DIR");
 	if (el && *el)
 		snprintf(lib_dir, sizeof(lib_dir), "%s", el);

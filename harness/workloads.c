@@ -45,10 +45,20 @@ static void describe(const char *prog)
 	as_wl_t *cur = NULL;
 	char *save = NULL;
 	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		char a[256];
-		char b[256];
-		int off = 0;
-		if (!strncmp(l, "workload ", 9) && sscanf(l + 9, "%255s %255s %n", a, b, &off) >= 2) {
+		// Fields are single-space separated; a default may be empty
+		// ("param trace  help...").
+		char *f1 = strchr(l, ' ');
+		char *f2 = f1 ? strchr(f1 + 1, ' ') : NULL;
+		char *f3 = f2 ? strchr(f2 + 1, ' ') : NULL;
+		if (!f1 || !f2)
+			continue;
+		*f1 = *f2 = '\0';
+		if (f3)
+			*f3 = '\0';
+		const char *a = f1 + 1;
+		const char *b = f2 + 1;
+		const char *rest = f3 ? f3 + 1 : "";
+		if (!strcmp(l, "workload") && *a && *b) {
 			if (as_wl_find(a)) { // first program to claim a name wins
 				cur = NULL;
 				continue;
@@ -56,10 +66,10 @@ static void describe(const char *prog)
 			cur = add();
 			cur->name = as_xstrdup(a);
 			cur->kind = as_xstrdup(b);
-			cur->summary = as_xstrdup(off ? l + 9 + off : "");
+			cur->summary = as_xstrdup(rest);
 			cur->prog = as_xstrdup(prog);
-		} else if (cur && !strncmp(l, "param ", 6) && sscanf(l + 6, "%255s %255s %n", a, b, &off) >= 2) {
-			add_param(cur, a, b, off ? l + 6 + off : "");
+		} else if (cur && !strcmp(l, "param") && *a) {
+			add_param(cur, a, b, rest);
 		}
 	}
 	free(out);

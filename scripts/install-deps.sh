@@ -6,7 +6,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential clang libclang-rt-14-dev pkg-config git
+  build-essential dpkg-dev clang libclang-rt-14-dev pkg-config git
   hwloc libhwloc-dev numactl libnuma-dev libpfm4-dev linux-perf
   libjemalloc-dev libjemalloc2 libgoogle-perftools-dev libtcmalloc-minimal4 libmimalloc-dev libmimalloc2.0
   redis-server redis-tools libhiredis-dev

@@ -295,6 +295,18 @@ const as_workload_desc_t *as_probe_init(int argc, char **argv,
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
+		char optbuf[64];
+		const char *eqv = a[0] == '-' && a[1] == '-' ? strchr(a, '=') : NULL;
+		if (eqv) { // --option=value
+			size_t n = (size_t)(eqv - a);
+			if (n >= sizeof(optbuf))
+				as_die(2, "%s: unknown option (try --help)", a);
+			memcpy(optbuf, a, n);
+			optbuf[n] = '\0';
+			a = optbuf;
+			v = eqv + 1;
+			i--; // the value is inside this argument, not the next
+		}
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout, prog, workloads);
 			exit(0);

@@ -2,7 +2,7 @@
 // Multithreaded overlap stress test of every frame allocator in the build
 // (frame_allocators), issues 5 and 6. 2-4 threads get and put blocks at
 // random; every block a get returns is claimed, frame by frame, in a shared
-// ownership map with an atomic exchange, so two live blocks that share a
+// ownership map with an atomic test-and-set, so two live blocks that share a
 // frame are caught at once (the failure names allocator, frame and orders).
 // Blocks are released in the map before they are put. A share of the puts are
 // cross-thread: a thread hands a block to a neighbour's mailbox and the
@@ -13,18 +13,23 @@
 //
 // Configurations: the NBBS small-arena settings that broke the authors'
 // 4-level code (16 and 32 MiB arenas, 4-64 KiB blocks = orders 0-4, held near
-// full), and a large memory (1 GiB) with every order 0-10.
+// full), and a large memory (1 GiB) with every order 0-10. The map has one
+// bit per frame; a claim is an atomic fetch-or per 64-frame word that fails
+// if any of its bits was already set.
 //
-// Size: AS_FRAME_STRESS_OPS operations per allocator (default 2,000,000, so
+// Size: AS_FRAME_STRESS_OPS operations per allocator (default 4,000,000, so
 // `make test` stays within its time budget), times as_test_scale(). The full
 // sizes of the issues: AS_FRAME_STRESS_OPS=10000000 (issue 5), 100000000 for
-// nbbs (issue 6). A self-test first runs the checker against a deliberately
+// nbbs (issue 6). AS_FRAME_STRESS_ALLOC=NAME runs one allocator only (it
+// says so), AS_FRAME_STRESS_VERBOSE=1 prints each configuration's counts and
+// time. A self-test first runs the checker against a deliberately
 // broken allocator and requires it to report an overlap.
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "as/atomic.h"
 #include "as/meta.h"
@@ -203,6 +208,9 @@ typedef struct st_cfg_s {
 	unsigned min_order, max_order;
 	unsigned threads;
 	unsigned occupancy_pct; ///< held frames aimed at, percent of memory
+	/// Burst mode (the NBBS thread-test pattern) when > 0: get this many
+	/// blocks, then put them all, and again; occupancy_pct is unused.
+	uint64_t burst;
 } st_cfg_t;
 
 typedef struct st_thread_s {
@@ -212,13 +220,15 @@ typedef struct st_thread_s {
 	uint64_t cap;
 	as_rng_t rng;
 	uint64_t gets, fails, puts, remote_puts;
+	bool emptying; ///< burst mode: putting the burst back
+	uint64_t head; ///< burst mode: next block to put, held[head..nheld)
 } st_thread_t;
 
 typedef struct st_run_s {
 	const struct frame_ops *ops;
 	frame_alloc_t *fa;
 	const st_cfg_t *cfg;
-	_Atomic uint8_t *own; ///< one byte per frame: 1 = claimed by a live block
+	_Atomic uint64_t *own; ///< one bit per frame: 1 = claimed by a live block
 	st_thread_t th[ST_MAX_THREADS];
 	st_mailbox_t box[ST_MAX_THREADS];
 	uint64_t ops_per_thread; ///< in the current phase
@@ -247,7 +257,19 @@ static void st_report(st_run_t *r, _Atomic bool *flag, const char *fmt, ...)
 	pthread_mutex_unlock(&r->msg_lock);
 }
 
-/// Claim the frames of a block just returned by get; false on overlap.
+/// Bits that block [f, f+n) covers in each ownership word it touches (n a
+/// power of two and f aligned to n: a block of 64 frames or more covers whole
+/// words, a smaller one sits inside one word).
+static uint64_t st_mask(uint64_t f, uint64_t n)
+{
+	if (n >= 64)
+		return ~0ULL;
+	return ((1ULL << n) - 1) << (f & 63);
+}
+
+/// Claim the frames of a block just returned by get, one bit per frame
+/// set with an atomic fetch-or (a test-and-set of up to 64 frames at once);
+/// false on overlap.
 static bool st_claim(st_run_t *r, unsigned tid, uint64_t f, unsigned order)
 {
 	uint64_t n = 1ULL << order;
@@ -257,16 +279,22 @@ static bool st_claim(st_run_t *r, unsigned tid, uint64_t f, unsigned order)
 			  r->ops->name, order, (unsigned long long)f);
 		return false;
 	}
-	for (uint64_t i = 0; i < n; i++) {
-		if (as_atomic_exchange_acq_rel(&r->own[f + i], 1) != 0) {
+	uint64_t w0 = f / 64;
+	uint64_t w1 = (f + n - 1) / 64;
+	for (uint64_t w = w0; w <= w1; w++) {
+		uint64_t m = st_mask(f, n);
+		uint64_t old = as_atomic_fetch_or_acq_rel(&r->own[w], m);
+		if (old & m) {
+			uint64_t clash = w * 64 + (uint64_t)__builtin_ctzll(old & m);
 			st_report(r, &r->overlap,
 				  "%s: OVERLAP: thread %u got frame %llu (order %u) whose frame %llu "
 				  "is in another live block",
 				  r->ops->name, tid, (unsigned long long)f, order,
-				  (unsigned long long)(f + i));
-			// Undo the claims this block made, not the other block's.
-			for (uint64_t k = 0; k < i; k++)
-				as_atomic_store_release(&r->own[f + k], 0);
+				  (unsigned long long)clash);
+			// Undo only the bits this block set, not the other block's.
+			as_atomic_fetch_and_acq_rel(&r->own[w], ~(m & ~old));
+			for (uint64_t k = w0; k < w; k++)
+				as_atomic_fetch_and_acq_rel(&r->own[k], ~st_mask(f, n));
 			return false;
 		}
 	}
@@ -277,10 +305,12 @@ static bool st_claim(st_run_t *r, unsigned tid, uint64_t f, unsigned order)
 static void st_release_put(st_run_t *r, unsigned tid, st_block_t b)
 {
 	uint64_t n = 1ULL << b.order;
-	for (uint64_t i = 0; i < n; i++)
-		if (as_atomic_exchange_acq_rel(&r->own[b.frame + i], 0) != 1)
-			st_report(r, &r->bad, "%s: ownership map lost frame %llu (test bug)",
-				  r->ops->name, (unsigned long long)(b.frame + i));
+	for (uint64_t w = b.frame / 64; w <= (b.frame + n - 1) / 64; w++) {
+		uint64_t m = st_mask(b.frame, n);
+		if ((as_atomic_fetch_and_acq_rel(&r->own[w], ~m) & m) != m)
+			st_report(r, &r->bad, "%s: ownership map lost frames near %llu (test bug)",
+				  r->ops->name, (unsigned long long)(w * 64));
+	}
 	frame_err_t e = r->ops->put(r->fa, tid, b.frame, b.order);
 	if (e != FRAME_OK)
 		st_report(r, &r->bad, "%s: put(core %u, frame %llu, order %u) of a live block: %s",
@@ -299,6 +329,16 @@ static st_block_t st_unhold(st_thread_t *t, uint64_t i)
 	st_block_t b = t->held[i];
 	t->held[i] = t->held[--t->nheld];
 	t->held_frames -= 1ULL << b.order;
+	return b;
+}
+
+/// Burst mode: take the oldest held block (a FIFO over the held array).
+static st_block_t st_unhold_ordered(st_thread_t *t)
+{
+	st_block_t b = t->held[t->head++];
+	t->held_frames -= 1ULL << b.order;
+	if (t->head == t->nheld)
+		t->head = t->nheld = 0;
 	return b;
 }
 
@@ -347,8 +387,17 @@ static void *st_thread_main(void *p)
 		if ((op & 63) == 0)
 			st_drain_mailbox(r, tid);
 		uint64_t x = as_rng_next(&t->rng);
-		// Below the target, get 3 times in 4; above, put 3 times in 4.
-		bool want_get = t->held_frames < target ? (x & 3) != 0 : (x & 3) == 0;
+		bool want_get;
+		if (cfg->burst) {
+			if (t->emptying && t->nheld == 0)
+				t->emptying = false;
+			else if (!t->emptying && t->nheld >= cfg->burst)
+				t->emptying = true;
+			want_get = !t->emptying;
+		} else {
+			// Below the target, get 3 times in 4; above, put 3 in 4.
+			want_get = t->held_frames < target ? (x & 3) != 0 : (x & 3) == 0;
+		}
 		if (want_get && t->nheld < t->cap) {
 			unsigned order = cfg->min_order + (unsigned)((x >> 8) % span);
 			// Small orders more often: halve the order half the time.
@@ -361,13 +410,16 @@ static void *st_thread_main(void *p)
 					st_report(r, &r->bad, "%s: get(order %u) failed with %s",
 						  r->ops->name, order, frame_strerror(res.err));
 				t->fails++;
+				t->emptying = cfg->burst != 0;
 				continue;
 			}
 			if (!st_claim(r, tid, res.frame, order))
 				break;
 			st_hold(t, (st_block_t){ res.frame, order });
 		} else if (t->nheld) {
-			st_block_t b = st_unhold(t, (x >> 24) % t->nheld);
+			// Bursts put in get order (as thread-test does), else at random.
+			st_block_t b = cfg->burst ? st_unhold_ordered(t) :
+						    st_unhold(t, (x >> 24) % t->nheld);
 			// One put in 8 goes to the neighbour, who puts it later.
 			if (cfg->threads > 1 && ((x >> 40) & 7) == 0 &&
 			    st_send(r, (tid + 1) % cfg->threads, b))
@@ -447,7 +499,7 @@ static void st_run(const struct frame_ops *ops, const st_cfg_t *cfg, uint64_t to
 			 (unsigned long long)cfg->frames, err);
 		goto out_state;
 	}
-	r->own = as_meta_alloc(cfg->frames, 64);
+	r->own = as_meta_alloc(cfg->frames / 8, 64);
 	uint64_t cap = cfg->frames / cfg->threads + 1;
 	for (unsigned i = 0; i < cfg->threads; i++) {
 		pthread_mutex_init(&r->box[i].lock, NULL);
@@ -470,7 +522,7 @@ static void st_run(const struct frame_ops *ops, const st_cfg_t *cfg, uint64_t to
 		res->ops += t->gets + t->puts + t->remote_puts;
 		res->fails += t->fails;
 		while (t->nheld)
-			st_release_put(r, i, st_unhold(t, t->nheld - 1));
+			st_release_put(r, i, st_unhold_ordered(t));
 	}
 	if (res->ok) {
 		for (unsigned i = 0; i < cfg->threads; i++)
@@ -494,7 +546,7 @@ static void st_run(const struct frame_ops *ops, const st_cfg_t *cfg, uint64_t to
 	memcpy(res->msg, r->msg, sizeof(res->msg));
 	for (unsigned i = 0; i < cfg->threads; i++)
 		as_meta_free(r->th[i].held, sizeof(st_block_t) * cap, 64);
-	as_meta_free((void *)r->own, cfg->frames, 64);
+	as_meta_free((void *)r->own, cfg->frames / 8, 64);
 	ops->destroy(r->fa);
 out_state:
 	as_meta_free(r, sizeof(*r), 64);
@@ -502,18 +554,20 @@ out_state:
 
 static const st_cfg_t st_configs[] = {
 	// The NBBS small-arena settings: 16/32 MiB, 4-64 KiB blocks, near full.
-	{ "16MiB-o0-4-2t-95%", 4096, 0, 4, 2, 95 },
-	{ "16MiB-o0-4-4t-90%", 4096, 0, 4, 4, 90 },
-	{ "32MiB-o0-4-3t-95%", 8192, 0, 4, 3, 95 },
-	{ "32MiB-o0-0-2t-99%", 8192, 0, 0, 2, 99 },
+	{ "16MiB-o0-4-2t-95%", 4096, 0, 4, 2, 95, 0 },
+	{ "16MiB-o0-4-4t-90%", 4096, 0, 4, 4, 90, 0 },
+	{ "32MiB-o0-4-3t-95%", 8192, 0, 4, 3, 95, 0 },
+	{ "32MiB-o0-0-2t-99%", 8192, 0, 0, 2, 99, 0 },
 	// Large memory, every order.
-	{ "1GiB-o0-10-2t-70%", 262144, 0, 10, 2, 70 },
-	{ "1GiB-o9-10-4t-90%", 262144, 9, 10, 4, 90 },
+	{ "1GiB-o0-10-2t-70%", 262144, 0, 10, 2, 70, 0 },
+	{ "1GiB-o9-10-4t-90%", 262144, 9, 10, 4, 90, 0 },
+	// The NBBS thread-test pattern: bursts of order-0 gets, then puts.
+	{ "256MiB-o0-2t-bursts", 65536, 0, 0, 2, 0, 12500 },
 };
 
 static uint64_t st_total_ops(void)
 {
-	uint64_t ops = 2000000;
+	uint64_t ops = 4000000;
 	const char *e = getenv("AS_FRAME_STRESS_OPS");
 	if (e && strtoull(e, NULL, 10) > 0)
 		ops = strtoull(e, NULL, 10);
@@ -523,7 +577,7 @@ static uint64_t st_total_ops(void)
 
 TEST(frame_stress_selftest_detects_overlap)
 {
-	st_cfg_t cfg = { "selftest", 4096, 0, 2, 2, 60 };
+	st_cfg_t cfg = { "selftest", 4096, 0, 2, 2, 60, 0 };
 	st_result_t res;
 	st_run(&sref_broken_ops, &cfg, 50000, 1, &res);
 	if (!res.overlap)
@@ -536,14 +590,27 @@ TEST(frame_stress_all)
 	uint64_t total = st_total_ops();
 	unsigned n = 0;
 	char names[512] = "";
+	const char *only = getenv("AS_FRAME_STRESS_ALLOC");
 	for (const struct frame_ops *const *o = frame_allocators; *o; o++) {
 		const struct frame_ops *ops = *o;
 		uint64_t done = 0;
+		if (only && *only && strcmp(only, ops->name)) {
+			printf("  %s: skipped (AS_FRAME_STRESS_ALLOC=%s)\n", ops->name, only);
+			continue;
+		}
 		uint64_t fails = 0;
 		// Spread the per-allocator budget over the configurations.
 		for (unsigned i = 0; i < AS_ARRAY_LEN(st_configs); i++) {
 			st_result_t res;
+			struct timespec t0, t1;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 			st_run(ops, &st_configs[i], total / AS_ARRAY_LEN(st_configs), 42 + i, &res);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			if (getenv("AS_FRAME_STRESS_VERBOSE"))
+				printf("    %s %s: %llu ops, %llu failed gets, %.2f s\n", ops->name,
+				       st_configs[i].name, (unsigned long long)res.ops,
+				       (unsigned long long)res.fails,
+				       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 			if (!res.ok)
 				check_fail("%s config %s: %s", ops->name, st_configs[i].name,
 					   res.msg[0] ? res.msg : "failed");

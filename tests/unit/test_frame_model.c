@@ -252,7 +252,7 @@ out:
 TEST(frame_model_all)
 {
 	static const uint64_t sizes[] = { 1024, 4096, 16384 }; // 4, 16, 64 MiB
-	uint64_t ops_n = (uint64_t)(3000 * as_test_scale());
+	uint64_t ops_n = (uint64_t)(6000 * as_test_scale());
 	unsigned n = 0;
 	tm_run_t *r = as_meta_alloc(sizeof(*r), 64);
 	check(r != NULL);
@@ -276,5 +276,100 @@ TEST(frame_model_all)
 		       (*o)->name, (unsigned long long)done, (unsigned long long)spurious);
 	}
 	printf("  model test ran on %u frame allocators\n", n);
+	as_meta_free(r, sizeof(*r), 64);
+}
+
+// ---------------------------------------------------------------------------
+// Self-test: the differential test must catch broken allocators. Each mutant
+// wraps the first allocator of the build and breaks one promise; tm_run must
+// report a disagreement for every one of them.
+
+enum tm_mutant_e {
+	TM_MUT_MISALIGN, ///< every 97th get of order >= 1 returns frame + 1
+	TM_MUT_REUSE,    ///< every 97th get returns the previous block again
+	TM_MUT_LEAK,     ///< every 97th put says ok but frees nothing
+	TM_MUT_COUNTS,   ///< free_counts off by one in the first 2 MiB frame
+	TM_MUT_N,
+};
+
+static const struct frame_ops *tm_inner;
+static enum tm_mutant_e tm_mode;
+static uint64_t tm_calls;
+static frame_result_t tm_last;
+
+static frame_alloc_t *tm_mut_create(const frame_config_t *cfg, char *err, size_t len)
+{
+	tm_calls = 0;
+	tm_last = (frame_result_t){ 0, FRAME_ERR_MEMORY };
+	return tm_inner->create(cfg, err, len);
+}
+
+static frame_result_t tm_mut_get(frame_alloc_t *fa, unsigned core, unsigned order)
+{
+	bool hit = ++tm_calls % 97 == 0;
+	if (hit && tm_mode == TM_MUT_REUSE && tm_last.err == FRAME_OK)
+		return tm_last;
+	frame_result_t r = tm_inner->get(fa, core, order);
+	if (r.err == FRAME_OK)
+		tm_last = r;
+	if (hit && tm_mode == TM_MUT_MISALIGN && order >= 1 && r.err == FRAME_OK)
+		r.frame++;
+	return r;
+}
+
+static frame_err_t tm_mut_put(frame_alloc_t *fa, unsigned core, uint64_t frame, unsigned order)
+{
+	if (tm_mode == TM_MUT_LEAK && ++tm_calls % 97 == 0)
+		return FRAME_OK;
+	return tm_inner->put(fa, core, frame, order);
+}
+
+static void tm_mut_counts(frame_alloc_t *fa, uint16_t *out)
+{
+	tm_inner->free_counts(fa, out);
+	if (tm_mode == TM_MUT_COUNTS && ++tm_calls > 5)
+		out[0] ^= 1;
+}
+
+static void tm_mut_drain(frame_alloc_t *fa, unsigned core) { tm_inner->drain(fa, core); }
+static void tm_mut_destroy(frame_alloc_t *fa) { tm_inner->destroy(fa); }
+static void tm_mut_stats(frame_alloc_t *fa, frame_stats_t *s) { tm_inner->stats(fa, s); }
+static bool tm_mut_validate(frame_alloc_t *fa, char *why, size_t len)
+{
+	return tm_inner->validate(fa, why, len);
+}
+
+static const struct frame_ops tm_mut_ops = {
+	.name = "mutant",
+	.desc = "a real allocator with one promise broken (self-test)",
+	.create = tm_mut_create,
+	.destroy = tm_mut_destroy,
+	.get = tm_mut_get,
+	.put = tm_mut_put,
+	.drain = tm_mut_drain,
+	.stats = tm_mut_stats,
+	.free_counts = tm_mut_counts,
+	.validate = tm_mut_validate,
+};
+
+TEST(frame_model_selftest_catches_mutants)
+{
+	static const char *const names[] = { "misaligned get", "block handed out twice",
+					     "put that frees nothing", "wrong free_counts" };
+	tm_run_t *r = as_meta_alloc(sizeof(*r), 64);
+	check(r != NULL);
+	tm_inner = frame_allocators[0];
+	if (!tm_inner) {
+		printf("  no frame allocator in this build: mutants skipped\n");
+		as_meta_free(r, sizeof(*r), 64);
+		return;
+	}
+	for (unsigned m = 0; m < TM_MUT_N; m++) {
+		tm_mode = (enum tm_mutant_e)m;
+		if (tm_run(&tm_mut_ops, 4096, 7, 3000, r))
+			check_fail("the model test missed a mutant of %s: %s", tm_inner->name,
+				   names[m]);
+		printf("  mutant of %s (%s) caught: %s\n", tm_inner->name, names[m], r->msg);
+	}
 	as_meta_free(r, sizeof(*r), 64);
 }

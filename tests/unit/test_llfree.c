@@ -2,7 +2,9 @@
 // Unit tests of the llfree frame allocator through its ops table and its
 // internals: every order, huge frames and order-10 pairs, reservations and
 // drain, rejected bad puts (state unchanged), exhaustion, options, the
-// corruption checks of validate, and recovery from an existing lower region.
+// corruption checks of validate, recovery from an existing lower region, and
+// threads sharing core slots.
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,7 +151,8 @@ TEST(llfree_bad_puts_unchanged)
 	check(frame_ok(r0) && frame_ok(r3) && frame_ok(r7));
 	size_t lb = l->lower_bytes;
 	uint8_t *snap = malloc(lb);
-	uint16_t trees[8];
+	uint16_t trees[64];
+	check(l->trees <= 64);
 	uint64_t locals[2];
 	memcpy(snap, l->lower, lb);
 	for (unsigned t = 0; t < l->trees; t++)
@@ -445,4 +448,89 @@ TEST(llfree_metadata)
 	check(st.metadata_bytes >= 16 * 33824);
 	check_eq("%llu", (unsigned long long)st.free_huge, 8192ull);
 	llfree_ops.destroy(fa);
+}
+
+// Threads sharing core slots, racing drains and the free-reserve heuristic
+// on a small, nearly full memory: no block is handed out twice, every put
+// succeeds, and afterwards everything is free and consistent. (The generic
+// stress test in tests/stress covers one thread per core.)
+typedef struct llf_mt_s {
+	frame_alloc_t *fa;
+	uint64_t frames;
+	_Atomic uint8_t *own;
+	unsigned ops;
+	_Atomic unsigned bad;
+} llf_mt_t;
+
+static void *llf_mt_thread(void *p)
+{
+	llf_mt_t *m = p;
+	static _Atomic unsigned next_id;
+	unsigned id = as_atomic_fetch_add_relaxed(&next_id, 1); // just an id
+	as_rng_t rng;
+	as_rng_seed(&rng, 99, id);
+	uint64_t *fr = malloc(m->frames * sizeof(uint64_t));
+	uint8_t *od = malloc(m->frames);
+	unsigned live = 0;
+	for (unsigned i = 0; i < m->ops; i++) {
+		unsigned core = (unsigned)as_rng_below(&rng, 2);
+		uint64_t x = as_rng_below(&rng, 1000);
+		if (x < 3) {
+			llfree_ops.drain(m->fa, core);
+		} else if (x < 560 || live == 0) {
+			unsigned o = as_rng_below(&rng, 8) ? 0 : (unsigned)as_rng_below(&rng, 11);
+			frame_result_t r = llfree_ops.get(m->fa, core, o);
+			if (!frame_ok(r)) {
+				if (r.err != FRAME_ERR_MEMORY)
+					as_atomic_fetch_add_relaxed(&m->bad, 1); // counted only
+				continue;
+			}
+			for (uint64_t f = r.frame; f < r.frame + (1ull << o); f++) {
+				uint8_t zero = 0;
+				if (!as_atomic_cas_strong_acq_rel(&m->own[f], &zero, 1))
+					as_atomic_fetch_add_relaxed(&m->bad, 1); // counted only
+			}
+			fr[live] = r.frame;
+			od[live++] = (uint8_t)o;
+		} else {
+			unsigned k = (unsigned)as_rng_below(&rng, live);
+			for (uint64_t f = fr[k]; f < fr[k] + (1ull << od[k]); f++)
+				as_atomic_store_release(&m->own[f], 0);
+			if (llfree_ops.put(m->fa, core, fr[k], od[k]) != FRAME_OK)
+				as_atomic_fetch_add_relaxed(&m->bad, 1); // counted only
+			fr[k] = fr[--live];
+			od[k] = od[live];
+		}
+	}
+	while (live--) {
+		for (uint64_t f = fr[live]; f < fr[live] + (1ull << od[live]); f++)
+			as_atomic_store_release(&m->own[f], 0);
+		if (llfree_ops.put(m->fa, id % 2, fr[live], od[live]) != FRAME_OK)
+			as_atomic_fetch_add_relaxed(&m->bad, 1); // counted only
+	}
+	free(fr);
+	free(od);
+	return NULL;
+}
+
+TEST(llfree_mt_shared_slots)
+{
+	const uint64_t sizes[] = { 4096, 2 * LLF_TREE_FRAMES };
+	for (unsigned s = 0; s < AS_ARRAY_LEN(sizes); s++) {
+		llf_mt_t m = { .frames = sizes[s], .bad = 0 };
+		m.fa = mk(m.frames, 2, "free_reserve=2");
+		check(m.fa);
+		m.own = calloc(m.frames, 1);
+		m.ops = (unsigned)(150000 * as_test_scale());
+		pthread_t th[3];
+		for (unsigned i = 0; i < 3; i++)
+			check(pthread_create(&th[i], NULL, llf_mt_thread, &m) == 0);
+		for (unsigned i = 0; i < 3; i++)
+			pthread_join(th[i], NULL);
+		check_eq("%u", as_atomic_load_relaxed(&m.bad), 0u);
+		check(valid(m.fa));
+		check_eq("%llu", (unsigned long long)free_frames(m.fa), (unsigned long long)m.frames);
+		free((void *)m.own);
+		llfree_ops.destroy(m.fa);
+	}
 }

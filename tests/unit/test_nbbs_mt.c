@@ -180,4 +180,6 @@ TEST(nbbs_mt_overlap_small_arena)
 	check(mt_case(4, 4, 8192, NULL, iters / 2));      // 32 MiB
 	check(mt_case(4, 2, 4096, "pad=64", iters / 2));  // two threads per core
 	check(mt_case(3, 3, 4096, NULL, iters / 2));
+	check(mt_case(2, 2, 4096, "early=0", iters / 2)); // the paper's release
+	check(mt_case(4, 4, 8192, "early=0,pad=64", iters / 4));
 }

@@ -61,7 +61,6 @@ typedef struct fb_ctx_s {
 	uint64_t seed;
 	fb_thread_t *th;   ///< threads entries
 	as_barrier_t bar;  ///< for the workers of one as_probe_run_threads call
-	bool count_fails;  ///< false while a workload expects MEMORY errors
 } fb_ctx_t;
 
 bool fb_get_slow(fb_ctx_t *c, unsigned tid, unsigned order, frame_result_t r, uint64_t *out);
@@ -69,8 +68,8 @@ AS_NORETURN void fb_put_failed(fb_ctx_t *c, uint64_t frame, unsigned order, fram
 frame_err_t fb_put_zone(fb_ctx_t *c, unsigned tid, uint64_t frame, unsigned order);
 
 /// Allocate a block of 2^order frames for thread `tid` (core index = tid).
-/// On failure returns false and counts it in th[tid].failures (when
-/// count_fails); FRAME_ERR_RETRY is retried up to FB_RETRIES times.
+/// On failure returns false and counts it in th[tid].failures;
+/// FRAME_ERR_RETRY is retried up to FB_RETRIES times.
 static inline bool fb_get(fb_ctx_t *c, unsigned tid, unsigned order, uint64_t *out)
 {
 	if (AS_LIKELY(c->nzones == 1)) {

@@ -5,6 +5,7 @@
 // descriptors; see README.md for the design and the metadata formula.
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "as/err.h"
 #include "as/kv.h"
@@ -16,6 +17,7 @@ _Static_assert(sizeof(buddy_pcp_t) == AS_CACHELINE, "a pcp is one cache line");
 
 #define BUDDY_DEFAULT_BATCH 63
 #define BUDDY_DEFAULT_DECAY_OPS 65536
+#define BUDDY_HUGE_BYTES ((size_t)2 << 20)
 
 static const char *const buddy_keys[] = { "batch", "high", "autotune", "decay_ops", NULL };
 static const char *const nopcp_keys[] = { NULL };
@@ -57,7 +59,7 @@ uint64_t buddy_default_high(uint64_t frames, unsigned cores, uint32_t batch)
 static void buddy_destroy(frame_alloc_t *fa)
 {
 	if (fa)
-		as_meta_free(fa, fa->map_bytes, AS_CACHELINE);
+		as_meta_free(fa, fa->map_bytes, fa->map_align);
 }
 
 static frame_alloc_t *create(const frame_config_t *cfg, bool pcp, char *err, size_t errlen)
@@ -108,12 +110,18 @@ static frame_alloc_t *create(const frame_config_t *cfg, bool pcp, char *err, siz
 	size_t pcp_bytes = pcp ? cfg->cores * sizeof(buddy_pcp_t) : 0;
 	size_t pages_off = as_align_up(pcp_off + pcp_bytes, AS_CACHELINE);
 	size_t bytes = pages_off + cfg->frames * sizeof(buddy_page_t);
-	char *base = as_meta_alloc(bytes, AS_CACHELINE);
+	// The kernel's mem_map lies in the direct map, which uses huge pages;
+	// ask for the same (advice only: THP may be off), so that walking
+	// descriptors does not cost a TLB miss per frame the kernel would not pay.
+	size_t align = bytes >= BUDDY_HUGE_BYTES ? BUDDY_HUGE_BYTES : AS_CACHELINE;
+	char *base = as_meta_alloc(bytes, align);
 	if (!base) {
 		as_format(err, errlen, "%s: cannot map %zu bytes of metadata: %s", name, bytes,
 			  strerror(errno));
 		return NULL;
 	}
+	if (align == BUDDY_HUGE_BYTES)
+		(void)madvise(base, as_align_up(bytes, FRAME_SIZE), MADV_HUGEPAGE);
 	frame_alloc_t *fa = (frame_alloc_t *)base;
 	fa->frames = cfg->frames;
 	fa->cores = cfg->cores;
@@ -124,9 +132,13 @@ static frame_alloc_t *create(const frame_config_t *cfg, bool pcp, char *err, siz
 	fa->pages = (buddy_page_t *)(base + pages_off);
 	fa->pcp = pcp ? (buddy_pcp_t *)(base + pcp_off) : NULL;
 	fa->map_bytes = bytes;
+	fa->map_align = align;
 
-	// The mapping is zeroed: every descriptor starts as BUDDY_PG_NONE, so
-	// only the heads of the max-order blocks need writing.
+	// Initialise every descriptor, as memmap_init() does for every struct
+	// page at boot: the array is then resident like the kernel's mem_map,
+	// and no benchmark pays first-touch page faults inside get or put.
+	for (uint64_t pfn = 0; pfn < cfg->frames; pfn++)
+		fa->pages[pfn] = (buddy_page_t){ .next = BUDDY_NIL, .prev = BUDDY_NIL };
 	for (unsigned o = 0; o < BUDDY_ORDERS; o++)
 		buddy_list_init(&fa->area[o]);
 	for (uint64_t pfn = 0; pfn < cfg->frames; pfn += FRAME_ALIGN_FRAMES) {

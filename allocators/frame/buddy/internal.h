@@ -85,6 +85,7 @@ struct frame_alloc_s {
 	buddy_page_t *pages;
 	buddy_pcp_t *pcp;   ///< cores entries, NULL in buddy-nopcp
 	size_t map_bytes;   ///< the one as_meta_alloc mapping (this struct first)
+	size_t map_align;   ///< its alignment (2 MiB when large enough for THP)
 
 	// The zone: everything below is protected by `lock` (zone->lock).
 	_Alignas(AS_CACHELINE) buddy_lock_t lock;
@@ -135,6 +136,17 @@ static inline void buddy_list_del(buddy_page_t *pg, buddy_list_t *l, uint32_t i)
 		pg[n].prev = p;
 	else
 		l->tail = p;
+}
+
+static inline uint32_t buddy_list_pop_head(buddy_page_t *pg, buddy_list_t *l)
+{
+	uint32_t i = l->head, n = pg[i].next;
+	l->head = n;
+	if (n != BUDDY_NIL)
+		pg[n].prev = BUDDY_NIL;
+	else
+		l->tail = BUDDY_NIL;
+	return i;
 }
 
 // Descriptor state. Relaxed throughout: FREE changes only under the zone lock

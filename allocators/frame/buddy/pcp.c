@@ -125,8 +125,7 @@ frame_result_t buddy_pcp_get(frame_alloc_t *fa, unsigned core, unsigned order)
 		return buddy_zone_get(fa, order); // drains every pcp, retries once
 	}
 	buddy_page_t *pg = fa->pages;
-	uint32_t pfn = l->head;
-	buddy_list_del(pg, l, pfn);
+	uint32_t pfn = buddy_list_pop_head(pg, l);
 	buddy_pg_set(&pg[pfn], BUDDY_PG_ALLOC);
 	p->count -= 1u << order;
 	pcp_tick(fa, p);

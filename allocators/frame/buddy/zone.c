@@ -45,8 +45,10 @@ uint32_t buddy_rmqueue_locked(frame_alloc_t *fa, unsigned order, uint8_t as)
 		return BUDDY_NIL;
 	unsigned cur = order + (unsigned)__builtin_ctz(avail);
 	buddy_page_t *pg = fa->pages;
-	uint32_t pfn = fa->area[cur].head;
-	area_del(fa, cur, pfn);
+	uint32_t pfn = buddy_list_pop_head(pg, &fa->area[cur]);
+	if (fa->area[cur].head == BUDDY_NIL)
+		fa->nonempty &= ~(1u << cur);
+	fa->nr_free[cur]--;
 	// expand(): give back the upper halves, largest first.
 	while (cur > order) {
 		cur--;

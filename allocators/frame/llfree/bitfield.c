@@ -33,25 +33,8 @@ bool llf_bf_claim_run(_Atomic uint64_t *field, unsigned w0, unsigned nw)
 int llf_bf_get(_Atomic uint64_t *field, unsigned start, unsigned order)
 {
 	start %= LLF_WORDS;
-	if (order <= 5) {
-		llf_bf_claim_t c = { .order = order, .bit = 0 };
-		// For order 0 the counter guarantees a free bit, so a miss can
-		// only come from racing CASes moving the free bits: scan again.
-		unsigned passes = order == 0 ? LLF_BF_PASSES : 1;
-		for (unsigned p = 0; p < passes; p++) {
-			for (unsigned i = 0; i < LLF_WORDS; i++) {
-				unsigned w = (start + i) % LLF_WORDS;
-				// CAS on a bitfield word: sets the bits of one
-				// free aligned run. The caller took 2^order from
-				// the child counter first, so the frames are
-				// already accounted as used; the transition
-				// re-checks that the run is still zero.
-				if (as_atomic_update64(&field[w], NULL, llf_bf_claim, &c))
-					return (int)(w * 64 + c.bit);
-			}
-		}
-		return -1;
-	}
+	if (order <= 5)
+		return llf_bf_get_small(field, start, order);
 	unsigned nw = 1u << (order - 6);
 	start &= ~(nw - 1);
 	for (unsigned i = 0; i < LLF_WORDS; i += nw) {
@@ -69,14 +52,8 @@ int llf_bf_get(_Atomic uint64_t *field, unsigned start, unsigned order)
 
 bool llf_bf_put(_Atomic uint64_t *field, unsigned bit, unsigned order)
 {
-	if (order <= 6) {
-		uint64_t mask = llf_bf_mask(order) << (bit % 64);
-		// CAS on one word: clears the block's bits only if all are set
-		// (the expected-value check against double and bogus frees).
-		// Bits are cleared before any counter is raised, so counters
-		// never report frames whose bits are still set.
-		return as_atomic_update64(&field[bit / 64], NULL, llf_bf_clear, &mask);
-	}
+	if (order <= 6)
+		return llf_bf_put_word(field, bit, order);
 	unsigned nw = 1u << (order - 6), w0 = bit / 64;
 	for (unsigned j = 0; j < nw; j++)
 		if (as_atomic_load_acquire(&field[w0 + j]) != ~0ull)

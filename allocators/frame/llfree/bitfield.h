@@ -80,6 +80,41 @@ static inline bool llf_bf_clear(uint64_t old, uint64_t *new_value, void *ctx)
 	return true;
 }
 
+/// Claim an aligned run of 2^order bits, order 0..5 (inside one word),
+/// trying word `start` first. Returns the first bit (0..511) or -1. Inline:
+/// it is the allocation fast path.
+static inline int llf_bf_get_small(_Atomic uint64_t *field, unsigned start, unsigned order)
+{
+	llf_bf_claim_t c = { .order = order, .bit = 0 };
+	// For order 0 the child counter guarantees a free bit, so a miss can
+	// only come from racing CASes moving the free bits: scan again.
+	unsigned passes = order == 0 ? LLF_BF_PASSES : 1;
+	for (unsigned p = 0; p < passes; p++) {
+		for (unsigned i = 0; i < LLF_WORDS; i++) {
+			unsigned w = (start + i) % LLF_WORDS;
+			// CAS on a bitfield word: sets the bits of one free
+			// aligned run. The caller took 2^order from the child
+			// counter first, so the frames are already accounted
+			// as used; the transition re-checks the run is zero.
+			if (as_atomic_update64(&field[w], NULL, llf_bf_claim, &c))
+				return (int)(w * 64 + c.bit);
+		}
+	}
+	return -1;
+}
+
+/// Clear the run at `bit` of 2^order bits, order 0..6 (inside one word).
+/// False, with the word unchanged, if any of those bits is not set.
+static inline bool llf_bf_put_word(_Atomic uint64_t *field, unsigned bit, unsigned order)
+{
+	uint64_t mask = llf_bf_mask(order) << (bit % 64);
+	// CAS on one word: clears the block's bits only if all are set (the
+	// expected-value check against double and bogus frees). Bits are
+	// cleared before any counter is raised, so counters never report
+	// frames whose bits are still set.
+	return as_atomic_update64(&field[bit / 64], NULL, llf_bf_clear, &mask);
+}
+
 /// Claim an aligned run of 2^order bits (order 0..8) in one child's field,
 /// trying word `start` first. Returns the first bit (0..511) or -1.
 int llf_bf_get(_Atomic uint64_t *field, unsigned start, unsigned order);

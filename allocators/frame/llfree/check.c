@@ -115,8 +115,9 @@ bool llf_validate(frame_alloc_t *fa, char *why, size_t len)
 
 void llf_recover(llf_t *l, bool deep)
 {
+	// Recovery runs alone (no call in flight, nothing shared yet): every
+	// access below is relaxed; the release fence at the end publishes.
 	for (unsigned k = 0; k < l->cores; k++) {
-		// Recovery runs alone (no call in flight): relaxed stores.
 		as_atomic_store_relaxed(&l->local[k].word,
 					llf_local_make(false, (uint64_t)k * l->trees / l->cores, 0));
 		as_atomic_store_relaxed(&l->local[k].hint, 0);

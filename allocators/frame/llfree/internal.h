@@ -21,14 +21,15 @@
 #include "frame.h"
 
 /// Children per tree (compile-time knob; 32 = the ATC'23 "C32" layout, 8 =
-/// current llfree-c). Power of two in 2..32: the 15-bit tree counter holds
-/// at most 32 * 512 = 16384, and order 10 needs aligned child pairs.
+/// current llfree-c). Power of two in 8..32: the 15-bit tree counter holds
+/// at most 32 * 512 = 16384, and below 8 children (4096 frames) a tree is
+/// too small for the 1024-frame reservation thresholds of the search.
 #ifndef LLF_TREE_CHILDREN
 #define LLF_TREE_CHILDREN 32
 #endif
-_Static_assert(LLF_TREE_CHILDREN >= 2 && LLF_TREE_CHILDREN <= 32 &&
+_Static_assert(LLF_TREE_CHILDREN >= 8 && LLF_TREE_CHILDREN <= 32 &&
 		       (LLF_TREE_CHILDREN & (LLF_TREE_CHILDREN - 1)) == 0,
-	       "LLF_TREE_CHILDREN must be a power of two in 2..32");
+	       "LLF_TREE_CHILDREN must be a power of two in 8..32");
 
 #define LLF_CHILD_ORDER 9u
 #define LLF_CHILD_FRAMES 512u

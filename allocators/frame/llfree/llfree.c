@@ -11,6 +11,7 @@
 #include "as/kv.h"
 #include "as/meta.h"
 #include "local.h"
+#include "lower.h"
 #include "tree.h"
 
 static const char *const llf_option_keys[] = { "free_reserve", NULL };
@@ -138,7 +139,8 @@ static frame_result_t llf_get(frame_alloc_t *fa, unsigned core, unsigned order)
 			// Relaxed: the hint only picks where the search starts;
 			// any value gives a correct result.
 			uint64_t hint = as_atomic_load_relaxed(&lc->hint);
-			int64_t f = llf_lower_get(l, t, hint, order);
+			int64_t f = order < LLF_CHILD_ORDER ? llf_lower_get_small(l, t, hint, order)
+							    : llf_lower_get(l, t, hint, order);
 			if (AS_LIKELY(f >= 0)) {
 				// Relaxed: as above (next fit).
 				as_atomic_store_relaxed(&lc->hint, (uint64_t)f + n);
@@ -163,7 +165,8 @@ static frame_err_t llf_put(frame_alloc_t *fa, unsigned core, uint64_t frame, uns
 	if (AS_UNLIKELY(order > FRAME_MAX_ORDER || core >= l->cores || frame >= l->frames ||
 			(frame & ((1ull << order) - 1))))
 		return FRAME_ERR_ARGUMENT;
-	frame_err_t e = llf_lower_put(l, frame, order);
+	frame_err_t e = order < LLF_CHILD_ORDER ? llf_lower_put_small(l, frame, order)
+						  : llf_lower_put(l, frame, order);
 	if (AS_UNLIKELY(e != FRAME_OK))
 		return e;
 	unsigned n = 1u << order;

@@ -2,13 +2,12 @@
 // The lower allocator: the persistent part of llfree (bitfields + child
 // counters) in one position-independent region, and allocation/free inside
 // one tree on it. Orders 0-8 take frames from a child counter first and then
-// claim bits (bitfield.c); order 9 turns a fully free child into the huge
+// claim bits (inline in lower.h, bitfield.c); order 9 turns a fully free child into the huge
 // marker; order 10 does the same for an aligned child pair with one 32-bit
 // CAS. The bitfield of a huge child stays all zero.
 #include <string.h>
 
-#include "bitfield.h"
-#include "child.h"
+#include "lower.h"
 
 #define LLF_HDR_BYTES 64u
 _Static_assert(sizeof(llf_lower_hdr_t) <= LLF_HDR_BYTES, "lower header fits one line");
@@ -77,29 +76,8 @@ int64_t llf_lower_get(llf_t *l, uint64_t tree, uint64_t hint, unsigned order)
 	uint64_t base = tree * C;
 	unsigned start = (unsigned)(hint >> LLF_CHILD_ORDER) & (C - 1);
 
-	if (order < LLF_CHILD_ORDER) {
-		unsigned n = 1u << order;
-		unsigned word = (unsigned)(hint >> 6) % LLF_WORDS;
-		for (unsigned i = 0; i < C; i++) {
-			uint64_t c = base + ((start + i) & (C - 1));
-			_Atomic uint16_t *cp = llf_child(l, c);
-			// Child-counter CAS: take n frames of this child before
-			// touching its bits (counter before bits), so the
-			// counter never over-reports free frames; fails on a
-			// huge child or too few free frames.
-			if (!as_atomic_update16(cp, NULL, llf_child_dec, &n))
-				continue;
-			int bit = llf_bf_get(llf_field(l, c), i == 0 ? word : 0, order);
-			if (bit >= 0)
-				return (int64_t)(c * LLF_CHILD_FRAMES + (unsigned)bit);
-			// Enough frames but no aligned run (fragmentation):
-			// CAS the n frames back. Cannot fail: our n are still
-			// missing from the counter, so it stays <= 512 - n.
-			bool back = as_atomic_update16(cp, NULL, llf_child_inc, &n);
-			(void)back;
-		}
-		return -1;
-	}
+	if (order < LLF_CHILD_ORDER)
+		return llf_lower_get_small(l, tree, hint, order);
 	if (order == LLF_CHILD_ORDER) {
 		for (unsigned i = 0; i < C; i++) {
 			uint64_t c = base + ((start + i) & (C - 1));
@@ -125,26 +103,8 @@ int64_t llf_lower_get(llf_t *l, uint64_t tree, uint64_t hint, unsigned order)
 frame_err_t llf_lower_put(llf_t *l, uint64_t frame, unsigned order)
 {
 	uint64_t c = frame >> LLF_CHILD_ORDER;
-	if (order < LLF_CHILD_ORDER) {
-		unsigned n = 1u << order, bit = (unsigned)(frame & (LLF_CHILD_FRAMES - 1));
-		_Atomic uint64_t *field = llf_field(l, c);
-		if (!llf_bf_put(field, bit, order))
-			return FRAME_ERR_ARGUMENT;
-		// Child-counter CAS +n after the bits are clear (counter after
-		// bits on put). It fails only if the counter is corrupt (would
-		// pass 512): then restore the bits and reject.
-		if (!as_atomic_update16(llf_child(l, c), NULL, llf_child_inc, &n)) {
-			unsigned nw = order <= 6 ? 1 : 1u << (order - 6);
-			for (unsigned j = 0; j < nw; j++) {
-				uint64_t m = llf_bf_mask(order) << (bit % 64);
-				bool redone = as_atomic_update64(&field[bit / 64 + j], NULL,
-								 llf_bf_set, &m);
-				(void)redone;
-			}
-			return FRAME_ERR_ARGUMENT;
-		}
-		return FRAME_OK;
-	}
+	if (order < LLF_CHILD_ORDER)
+		return llf_lower_put_small(l, frame, order);
 	if (order == LLF_CHILD_ORDER) {
 		// Child CAS huge marker -> 512; any other value (a pair half,
 		// a partly used child) means this is no order-9 block.

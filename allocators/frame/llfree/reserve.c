@@ -21,6 +21,11 @@
 #include "local.h"
 #include "tree.h"
 
+/// Search the vicinity of the current tree first (1; 0 = global best fit only).
+#ifndef LLF_VICINITY
+#define LLF_VICINITY 1
+#endif
+
 // Return a count the core no longer holds to its tree entry, ending the
 // reservation.
 static void unreserve(llf_t *l, uint64_t tree, unsigned f)
@@ -122,7 +127,8 @@ static int64_t scan(llf_t *l, unsigned core, uint64_t cur, unsigned order,
 		uint64_t t = (cur + i) % l->trees;
 		// Acquire load: a cheap filter before the reserving CAS.
 		unsigned f = as_atomic_load_acquire(&l->tree[t]);
-		if (f & 0x8000u || (f & 0x7fffu) < lo || (f & 0x7fffu) >= hi)
+		if (f & LLF_TREE_RESERVED || (f & LLF_TREE_FREE_MASK) < lo ||
+		    (f & LLF_TREE_FREE_MASK) >= hi)
 			continue;
 		int64_t r = try_tree(l, core, t, order, lo, hi);
 		if (r >= 0)
@@ -131,33 +137,67 @@ static int64_t scan(llf_t *l, unsigned core, uint64_t cur, unsigned order,
 	return -1;
 }
 
+// The unreserved tree with the fewest free frames in [lo, hi) (best fit),
+// or T when there is none.
+static uint64_t best_fit(llf_t *l, uint64_t cur, unsigned lo, unsigned hi)
+{
+	uint64_t best = l->trees;
+	unsigned best_free = hi;
+	for (uint64_t i = 0; i < l->trees; i++) {
+		uint64_t t = (cur + i) % l->trees;
+		// Acquire load: a filter; the reserving CAS re-checks.
+		unsigned f = as_atomic_load_acquire(&l->tree[t]);
+		if (f & LLF_TREE_RESERVED)
+			continue;
+		f &= LLF_TREE_FREE_MASK;
+		if (f >= lo && f < best_free) {
+			best = t;
+			best_free = f;
+		}
+	}
+	return best;
+}
+
 int64_t llf_reserve_get(llf_t *l, unsigned core, unsigned order)
 {
 	const uint64_t T = l->trees;
 	const unsigned n = 1u << order, all = LLF_TREE_FRAMES + 1;
 	const unsigned near_min = AS_MAX(LLF_RESERVE_MIN, n);
+	const unsigned half = LLF_TREE_FRAMES / 2;
+	const unsigned almost = LLF_TREE_FRAMES - LLF_RESERVE_MIN;
 	uint64_t cur = llf_local_tree(as_atomic_load_acquire(&l->local[core].word)) % T;
 	int64_t r;
 
-	// 1. Vicinity: +0, +1, -1, +2, -2 ... within an eighth of this
-	//    core's share (a quarter-share window centred on cur).
-	uint64_t radius = AS_MAX(T / l->cores / 8, 1);
-	if (radius > T / 2)
-		radius = T / 2;
-	if ((r = try_tree(l, core, cur, order, near_min, all)) >= 0)
-		return r;
-	for (uint64_t d = 1; d <= radius; d++) {
-		if ((r = try_tree(l, core, (cur + d) % T, order, near_min, all)) >= 0)
+	if (order < LLF_CHILD_ORDER && LLF_VICINITY) {
+		// 1. Vicinity: +0, +1, -1, +2, -2 ... within an eighth of this
+		//    core's share, trees at least half used (room >= 1024).
+		uint64_t radius = AS_MIN(AS_MAX(T / l->cores / 8, 1), T / 2);
+		if ((r = try_tree(l, core, cur, order, near_min, half)) >= 0)
 			return r;
-		if ((r = try_tree(l, core, (cur + T - d) % T, order, near_min, all)) >= 0)
+		for (uint64_t d = 1; d <= radius; d++) {
+			if ((r = try_tree(l, core, (cur + d) % T, order, near_min, half)) >= 0)
+				return r;
+			if ((r = try_tree(l, core, (cur + T - d) % T, order, near_min, half)) >= 0)
+				return r;
+		}
+	}
+	if (order < LLF_CHILD_ORDER) {
+		// 2. Partially used trees anywhere, fullest first (best fit), so
+		//    emptier trees drain into free huge frames.
+		for (unsigned k = 0; k < LLF_RETRIES; k++) {
+			uint64_t t = best_fit(l, cur, near_min, almost);
+			if (t >= T)
+				break;
+			if ((r = try_tree(l, core, t, order, near_min, almost)) >= 0)
+				return r;
+		}
+	} else {
+		// Huge orders: any roomy tree nearby, else free trees.
+		if ((r = try_tree(l, core, (cur + 1) % T, order, near_min, all)) >= 0)
 			return r;
 	}
-	// 2. Partially used trees, so free trees stay whole for huge frames.
-	if (LLF_TREE_FRAMES > 2 * LLF_RESERVE_MIN &&
-	    (r = scan(l, core, cur, order, near_min, LLF_TREE_FRAMES - LLF_RESERVE_MIN)) >= 0)
-		return r;
-	// 3. (Almost) free trees, 4. any tree with room for the request.
-	if ((r = scan(l, core, cur, order, near_min, all)) >= 0)
+	// 3. (Almost) free trees, nearest first; 4. any tree with room.
+	if ((r = scan(l, core, cur, order, AS_MAX(almost, n), all)) >= 0)
 		return r;
 	if ((r = scan(l, core, cur, order, n, all)) >= 0)
 		return r;
@@ -171,7 +211,7 @@ int64_t llf_reserve_get(llf_t *l, unsigned core, unsigned order)
 			return r;
 		bool room = false;
 		for (uint64_t t = 0; t < T && !room; t++)
-			room = (as_atomic_load_acquire(&l->tree[t]) & 0x7fffu) >= n;
+			room = (as_atomic_load_acquire(&l->tree[t]) & LLF_TREE_FREE_MASK) >= n;
 		if (!room)
 			break;
 	}

@@ -68,6 +68,21 @@ static inline bool nbbs_mark_goes_up(uint64_t old, unsigned side)
 	return !((old & nbbs_occ_bit(buddy)) && !(old & nbbs_coal_bit(buddy)));
 }
 
+/// Release fast path at the first parent, while our node is still BUSY: when
+/// the buddy side is occupied and not coalescing (so the parent stays
+/// partially occupied and nothing above it changes) and our side holds
+/// exactly what our allocation's climb left (OCC set, COAL clear), clear our
+/// OCC in one step. Returns false when the full three-phase release is needed.
+static inline bool nbbs_leave_parent(uint64_t old, uint64_t *new_value, unsigned side)
+{
+	uint64_t occ = nbbs_occ_bit(side), coal = nbbs_coal_bit(side);
+	uint64_t bocc = nbbs_occ_bit(side ^ 1u), bcoal = nbbs_coal_bit(side ^ 1u);
+	if ((old & (occ | coal | bocc | bcoal)) != (occ | bocc) || (old & NBBS_OCC))
+		return false;
+	*new_value = old & ~occ;
+	return true;
+}
+
 /// Release phase 3 at a parent: clear our side's COAL and OCC. Returns false
 /// (write nothing, stop) when our COAL is already clear: a concurrent
 /// allocation has passed and now owns the occupancy bit of this side.
@@ -89,17 +104,27 @@ static inline bool nbbs_unmark_goes_up(uint64_t new_value, unsigned side)
 /// Per-core state on its own cache lines: the next node to try per order
 /// (the paper's per-thread level hints). Read and written relaxed: any value
 /// is a valid hint (get clamps it), so a race only costs a longer scan.
+///
+/// It also remembers the last word this core wrote into a first parent (the
+/// parent of the node allocated or freed), as the expected value of the next
+/// CAS on that parent: guessing right saves a load that would wait for the
+/// preceding locked instruction; guessing wrong costs one failed CAS, which
+/// returns the real word. Pure performance state, read and written relaxed.
 typedef struct nbbs_core_s {
 	_Alignas(AS_CACHELINE) _Atomic uint64_t hint[NBBS_LEVELS];
+	_Atomic uintptr_t last_parent;   ///< address of that parent word
+	_Atomic uint64_t last_word;      ///< the word written there
 } nbbs_core_t;
 
 struct frame_alloc_s {
 	uint64_t frames;
 	unsigned cores;
 	unsigned shift;               ///< log2 bytes per node slot (3: 8 B, 6: 64 B)
+	bool early;                   ///< release clears the first parent first (option early)
 	uint64_t count[NBBS_LEVELS];  ///< nodes at order k = frames >> k
 	uint64_t off[NBBS_LEVELS];    ///< first node slot of order k
 	unsigned char *tree;          ///< node words, slot stride 1 << shift
+	unsigned char *level[NBBS_LEVELS]; ///< tree + (off[k] << shift)
 	size_t tree_bytes;
 	/// Translation table, one byte per frame (leaf): order + 1 at the first
 	/// frame of every allocated block, 0 elsewhere. put claims a block by
@@ -113,7 +138,7 @@ struct frame_alloc_s {
 static inline _Atomic uint64_t *nbbs_node(const struct frame_alloc_s *fa,
 					  unsigned k, uint64_t i)
 {
-	return (_Atomic uint64_t *)(void *)(fa->tree + ((fa->off[k] + i) << fa->shift));
+	return (_Atomic uint64_t *)(void *)(fa->level[k] + (i << fa->shift));
 }
 
 /// Validate; with `strict` also reject any COAL bit (exact at quiescence

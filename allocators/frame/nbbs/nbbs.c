@@ -53,33 +53,49 @@
 #define NBBS_SCAN_PASSES 3
 
 // ---------------------------------------------------------------------------
+// Expected values for CASes on first parents (nbbs_core_t)
+
+/// The expected word of parent `p`: what this core last wrote there, else
+/// `dflt`. Relaxed: a guess only.
+static inline uint64_t nbbs_guess(nbbs_core_t *c, _Atomic uint64_t *p, uint64_t dflt)
+{
+	if (as_atomic_load_relaxed(&c->last_parent) == (uintptr_t)p)
+		return as_atomic_load_relaxed(&c->last_word);
+	return dflt;
+}
+
+/// Remember that this core wrote `w` into parent `p`. Relaxed: a guess only.
+static inline void nbbs_remember(nbbs_core_t *c, _Atomic uint64_t *p, uint64_t w)
+{
+	as_atomic_store_relaxed(&c->last_parent, (uintptr_t)p);
+	as_atomic_store_relaxed(&c->last_word, w);
+}
+
+// ---------------------------------------------------------------------------
 // Release (also the rollback of a conflicted allocation)
 
-/// Release node (k, i), which holds BUSY, touching ancestors up to order
-/// `top` only (NBBS_MAX_ORDER for put; below the conflicting ancestor for a
-/// rollback, whose climb marked nothing higher).
-static void nbbs_release(struct frame_alloc_s *fa, unsigned k, uint64_t i, unsigned top)
+/// Phase 1 from order `from` up to `top`: fetch-or the COAL bit of the side
+/// of child `ci` (at order from-1) into each ancestor, stopping above the
+/// first one whose other side is occupied and not coalescing.
+static void nbbs_mark_up(struct frame_alloc_s *fa, unsigned from, uint64_t ci, unsigned top)
 {
-	// Phase 1: announce the coalescing on the way up.
-	uint64_t ci = i;
-	for (unsigned j = k + 1; j <= top; j++) {
+	for (unsigned j = from; j <= top; j++) {
 		unsigned side = (unsigned)(ci & 1);
 		ci >>= 1;
 		// fetch-or (acq_rel): sets COAL(side) whatever else changes in the
-		// word; the old value tells whether the buddy keeps P occupied.
+		// word; the old value tells whether the buddy keeps it occupied.
 		uint64_t old = as_atomic_fetch_or_acq_rel(nbbs_node(fa, j, ci),
 							  nbbs_coal_bit(side));
 		if (!nbbs_mark_goes_up(old, side))
-			break;
+			return;
 	}
+}
 
-	// Phase 2: the block is free. Release store: whoever CASes this node
-	// next (acquire) sees everything its previous owner did.
-	as_atomic_store_release(nbbs_node(fa, k, i), 0);
-
-	// Phase 3: clear our side's OCC and COAL while subtrees become free.
-	ci = i;
-	for (unsigned j = k + 1; j <= top; j++) {
+/// Phase 3 from order `from` up to `top`, child `ci` at order from-1 being
+/// wholly free: clear its side's OCC and COAL while subtrees become free.
+static void nbbs_unmark_up(struct frame_alloc_s *fa, unsigned from, uint64_t ci, unsigned top)
+{
+	for (unsigned j = from; j <= top; j++) {
 		unsigned side = (unsigned)(ci & 1);
 		ci >>= 1;
 		_Atomic uint64_t *p = nbbs_node(fa, j, ci);
@@ -87,32 +103,146 @@ static void nbbs_release(struct frame_alloc_s *fa, unsigned k, uint64_t i, unsig
 		do {
 			if (!nbbs_unmark(old, &new_value, side))
 				return; // an allocation passed: it owns OCC(side)
-			// CAS: clear OCC(side) only while COAL(side) is still ours
-			// (no allocation has climbed through P since phase 1).
+			// CAS: clear OCC(side) only while COAL(side) is still set
+			// (no allocation has climbed through since phase 1).
 		} while (!as_atomic_cas_weak_acq_rel(p, &old, new_value));
 		if (!nbbs_unmark_goes_up(new_value, side))
 			return;
 	}
 }
 
+/// The paper's release of node (k, i), which holds BUSY: mark up, free the
+/// node, unmark up, touching ancestors up to order `top` only.
+static void nbbs_release_paper(struct frame_alloc_s *fa, unsigned k, uint64_t i, unsigned top)
+{
+	nbbs_mark_up(fa, k + 1, i, top);
+	// Phase 2. Release store: whoever CASes this node next (acquire) sees
+	// everything its previous owner did.
+	as_atomic_store_release(nbbs_node(fa, k, i), 0);
+	nbbs_unmark_up(fa, k + 1, i, top);
+}
+
+/// Release node (k, i), which holds BUSY, touching ancestors up to order
+/// `top` only (NBBS_MAX_ORDER for put; below the conflicting ancestor for a
+/// rollback, whose climb marked nothing higher).
+///
+/// With fa->early (default; a deviation, README "Deviations") the parent P
+/// is updated *before* the node n is freed. While n is BUSY no other
+/// operation passes through n: allocations below it conflict at n and roll
+/// back without reaching P, and no release can start below it. So n's side
+/// bits in P belong to us alone (our climb left OCC set, COAL clear), and
+/// the lost update that COAL guards against (a clear of P's bit made after
+/// n is free, racing an allocation that enters n) cannot happen at P: the
+/// clear comes first. Three cases, on P's word:
+///  - buddy occupied, not coalescing: P stays occupied, nothing above
+///    changes: clear our OCC in P, free n. One CAS.
+///  - buddy wholly free (P holds only our OCC): merge by taking P whole
+///    (CAS -> BUSY; allocations entering P's other half now conflict at P
+///    and roll back, as with any whole block), free n, and release P the
+///    same way one level up. One CAS per level instead of the paper's two.
+///  - buddy coalescing (a concurrent release): mark COAL from P's parent
+///    up, then clear our OCC in P, free n, and unmark upwards if P became
+///    free; if not, the buddy's release finds P free and our marks above.
+/// Anything else (a stale COAL on our side) takes the paper's path.
+static void nbbs_release(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, uint64_t i,
+			 unsigned top)
+{
+	if (!fa->early) {
+		nbbs_release_paper(fa, k, i, top);
+		return;
+	}
+	for (bool first = true; k < top; k++, i >>= 1, first = false) {
+		_Atomic uint64_t *n = nbbs_node(fa, k, i);
+		_Atomic uint64_t *p = nbbs_node(fa, k + 1, i >> 1);
+		unsigned side = (unsigned)(i & 1);
+		uint64_t occ = nbbs_occ_bit(side);
+		// At the first parent start from a guess (nbbs_core_t; by
+		// default the buddy occupied); after a merge, read. Only a CAS
+		// may act on a guessed word; every other decision is taken on a
+		// word read from P.
+		uint64_t old = first ? nbbs_guess(c, p, occ | nbbs_occ_bit(side ^ 1u))
+				     : as_atomic_load_acquire(p);
+		uint64_t new_value;
+		bool guessed = first, merged = false;
+		for (;;) {
+			if (nbbs_leave_parent(old, &new_value, side)) {
+				// CAS: the buddy's bits may change under us.
+				if (as_atomic_cas_weak_acq_rel(p, &old, new_value)) {
+					nbbs_remember(c, p, new_value);
+					// Release: the next owner's CAS on n reads 0.
+					as_atomic_store_release(n, 0);
+					return;
+				}
+				guessed = false; // a failed CAS returned the real word
+				continue;
+			}
+			if (guessed) {
+				old = as_atomic_load_acquire(p);
+				guessed = false;
+				continue;
+			}
+			if (old == occ) {
+				// CAS: take P whole only while its other half is
+				// empty and nobody coalesces there.
+				if (as_atomic_cas_weak_acq_rel(p, &old, NBBS_BUSY)) {
+					merged = true;
+					break;
+				}
+				continue;
+			}
+			if ((old & (occ | nbbs_coal_bit(side) | NBBS_OCC)) != occ) {
+				// Not the state our climb left: the paper's path.
+				nbbs_release_paper(fa, k, i, top);
+				return;
+			}
+			break; // buddy coalescing
+		}
+		if (merged) {
+			// n lies inside the BUSY P now: free it, release P.
+			as_atomic_store_release(n, 0);
+			continue;
+		}
+		// Buddy coalescing: P may become wholly free, and then P's bit
+		// in its parent must be cleared. Guard it with COAL from there
+		// up *before* P can look free (the buddy's release, which
+		// stopped at P, relies on these marks when its phase 3 finds P
+		// free).
+		nbbs_mark_up(fa, k + 2, i >> 1, top);
+		// CAS: only the buddy's bits can change meanwhile; ours are ours.
+		do
+			new_value = old & ~occ;
+		while (!as_atomic_cas_weak_acq_rel(p, &old, new_value));
+		nbbs_remember(c, p, new_value);
+		as_atomic_store_release(n, 0); // release, as above
+		if (nbbs_unmark_goes_up(new_value, side))
+			nbbs_unmark_up(fa, k + 2, i >> 1, top);
+		return;
+	}
+	// k == top: nothing above to update.
+	as_atomic_store_release(nbbs_node(fa, k, i), 0);
+}
+
 // ---------------------------------------------------------------------------
 // Allocation
 
-/// Try to allocate node (k, i). Returns NBBS_LEVELS on success, otherwise the order of the node where it failed (k when the
-/// node itself was taken, higher when an ancestor was allocated whole).
-/// *lost is set when a CAS on a node that read 0 failed (a transient miss).
-static unsigned nbbs_try(struct frame_alloc_s *fa, unsigned k, uint64_t i, bool *lost)
+/// Try to allocate node (k, i). Returns NBBS_LEVELS on success, otherwise
+/// the order of the node where it failed (k when the node itself was taken,
+/// higher when an ancestor was allocated whole). `first`: the scan's first
+/// candidate, usually free (the hint), is CASed without reading it first.
+/// *lost is set when a node read as 0 but its CAS failed (a transient miss).
+static unsigned nbbs_try(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, uint64_t i,
+			 bool first, bool *lost)
 {
 	_Atomic uint64_t *n = nbbs_node(fa, k, i);
 	// Relaxed pre-check: only a filter that keeps the scan from taking cache
 	// lines exclusive; the CAS below decides.
-	if (as_atomic_load_relaxed(n) != 0)
+	if (!first && as_atomic_load_relaxed(n) != 0)
 		return k;
 	uint64_t expect = 0;
 	// CAS 0 -> BUSY: the allocation's linearisation point. It protects the
 	// whole subtree: it fails if any descendant marked n or n was taken.
 	if (!as_atomic_cas_strong_acq_rel(n, &expect, NBBS_BUSY)) {
-		*lost = true;
+		*lost |= !first;
 		return k;
 	}
 	uint64_t ci = i;
@@ -120,20 +250,46 @@ static unsigned nbbs_try(struct frame_alloc_s *fa, unsigned k, uint64_t i, bool 
 		unsigned side = (unsigned)(ci & 1);
 		ci >>= 1;
 		_Atomic uint64_t *p = nbbs_node(fa, j, ci);
-		uint64_t old = as_atomic_load_acquire(p), new_value;
+		uint64_t old, new_value;
+		// The first parent is not read: its bit for us usually flips, so
+		// the CAS starts from a guess (nbbs_core_t; by default a parent
+		// with nothing allocated) instead of a load that would wait for
+		// the CAS on n.
+		bool guessed = j == k + 1;
+		old = guessed ? nbbs_guess(c, p, 0) : as_atomic_load_acquire(p);
 		for (;;) {
 			if (!nbbs_climb(old, &new_value, side)) {
-				// The ancestor was taken whole after our CAS: undo
-				// the marks below it and report it for skipping.
-				nbbs_release(fa, k, i, j - 1);
-				return j;
+				if (guessed) {
+					old = as_atomic_load_acquire(p);
+					guessed = false;
+					continue; // judge the real word only
+				}
+				break; // allocated whole: conflict (below)
 			}
-			if (new_value == old)
-				break; // already ours-occupied, no release coalescing
+			if (new_value == old) {
+				if (guessed) {
+					old = as_atomic_load_acquire(p);
+					guessed = false;
+					continue;
+				}
+				break; // already occupied on our side, no release
+			}
 			// CAS: publish our side's occupancy and withdraw COAL(side),
-			// atomically with the check that P is not allocated whole.
-			if (as_atomic_cas_weak_acq_rel(p, &old, new_value))
+			// which tells a release coalescing on our side that we now
+			// own the bit; atomically with the check that P is not
+			// allocated whole.
+			if (as_atomic_cas_weak_acq_rel(p, &old, new_value)) {
+				if (j == k + 1)
+					nbbs_remember(c, p, new_value);
 				break;
+			}
+			guessed = false; // a failed CAS returned the real word
+		}
+		if (old & NBBS_OCC) {
+			// The ancestor was taken whole after our CAS (first writer
+			// wins): undo the marks below it, report it for skipping.
+			nbbs_release(fa, c, k, i, j - 1);
+			return j;
 		}
 	}
 	return NBBS_LEVELS;
@@ -144,16 +300,19 @@ static frame_result_t nbbs_get(frame_alloc_t *fa, unsigned core, unsigned order)
 	frame_result_t r = { 0, FRAME_ERR_ARGUMENT };
 	if (AS_UNLIKELY(order > NBBS_MAX_ORDER || core >= fa->cores))
 		return r;
-	_Atomic uint64_t *hint = &fa->core[core].hint[order];
+	nbbs_core_t *c = &fa->core[core];
+	_Atomic uint64_t *hint = &c->hint[order];
 	uint64_t n = fa->count[order];
 	// Relaxed: the hint is advisory (see nbbs_core_t).
 	uint64_t pos = as_atomic_load_relaxed(hint);
 	if (AS_UNLIKELY(pos >= n))
 		pos = 0;
+	bool first = true;
 	for (unsigned pass = 0; pass < NBBS_SCAN_PASSES; pass++) {
 		bool lost = false;
 		for (uint64_t scanned = 0; scanned < n;) {
-			unsigned at = nbbs_try(fa, order, pos, &lost);
+			unsigned at = nbbs_try(fa, c, order, pos, first, &lost);
+			first = false;
 			if (AS_LIKELY(at == NBBS_LEVELS)) {
 				uint64_t frame = pos << order;
 				// Release: a put on another core that reads this entry
@@ -185,16 +344,21 @@ static frame_err_t nbbs_put(frame_alloc_t *fa, unsigned core, uint64_t frame, un
 	if (AS_UNLIKELY(order > NBBS_MAX_ORDER || core >= fa->cores ||
 			frame >= fa->frames || (frame & ((1ull << order) - 1))))
 		return FRAME_ERR_ARGUMENT;
-	uint8_t expect = (uint8_t)(order + 1);
-	// CAS order+1 -> 0 claims the release: of two racing puts of one block
-	// only one proceeds; wrong order, interior frames and free blocks fail
-	// here with nothing changed.
-	if (AS_UNLIKELY(!as_atomic_cas_strong_acq_rel(&fa->table[frame], &expect, 0)))
+	// Acquire: pairs with get's release store of the entry. Wrong order,
+	// interior frames, free blocks and a repeated put fail here with nothing
+	// changed. Two threads racing to put the same block is a caller bug that
+	// a load/store cannot catch (a CAS here would, for one more locked
+	// instruction per put; README "Deviations").
+	if (AS_UNLIKELY(as_atomic_load_acquire(&fa->table[frame]) != order + 1))
 		return FRAME_ERR_ARGUMENT;
+	// Relaxed: the release of the node words below publishes it; the entry
+	// must be gone before the block can be handed out again (nbbs_release
+	// frees the node last).
+	as_atomic_store_relaxed(&fa->table[frame], 0);
 	uint64_t i = frame >> order;
-	nbbs_release(fa, order, i, NBBS_MAX_ORDER);
-	// Relaxed: advisory hint; reuse the cache-hot node next (the paper's
-	// release hint).
+	nbbs_release(fa, &fa->core[core], order, i, NBBS_MAX_ORDER);
+	// Relaxed: advisory hint. The next get of this order on this core
+	// tries the freed, cache-hot node first (the paper's release hint).
 	as_atomic_store_relaxed(&fa->core[core].hint[order], i);
 	return FRAME_OK;
 }
@@ -210,7 +374,7 @@ static void nbbs_drain(frame_alloc_t *fa, unsigned core)
 // ---------------------------------------------------------------------------
 // Create / destroy
 
-static const char *const nbbs_option_keys[] = { "pad", NULL };
+static const char *const nbbs_option_keys[] = { "pad", "early", NULL };
 
 static frame_alloc_t *nbbs_create(const frame_config_t *cfg, char *err, size_t errlen)
 {
@@ -228,6 +392,9 @@ static frame_alloc_t *nbbs_create(const frame_config_t *cfg, char *err, size_t e
 	uint64_t pad;
 	if (as_kv_u64(cfg->options, "pad", 8, 8, 64, &pad, err, errlen) < 0)
 		return NULL;
+	uint64_t early;
+	if (as_kv_u64(cfg->options, "early", 1, 0, 1, &early, err, errlen) < 0)
+		return NULL;
 	if (pad != 8 && pad != 64) {
 		as_format(err, errlen, "nbbs: option 'pad' must be 8 or 64, not %llu",
 			  (unsigned long long)pad);
@@ -242,8 +409,15 @@ static frame_alloc_t *nbbs_create(const frame_config_t *cfg, char *err, size_t e
 	fa->frames = cfg->frames;
 	fa->cores = cfg->cores;
 	fa->shift = pad == 8 ? 3 : 6;
-	uint64_t slots = 0;
+	fa->early = early != 0;
+	// Levels are laid out from order 10 down. Each starts on a new 4 KiB
+	// page plus k + 1 cache lines: the ancestors of one node sit at equal
+	// small offsets into their levels, and with every level page-aligned
+	// they would all fall in one L1 set (4 KiB aliasing) and evict each
+	// other on every climb.
+	uint64_t slots = 0, page_slots = 4096u >> fa->shift, line_slots = 64u >> fa->shift;
 	for (int k = NBBS_MAX_ORDER; k >= 0; k--) {
+		slots = as_align_up(slots, page_slots) + (uint64_t)(k + 1) * line_slots;
 		fa->count[k] = cfg->frames >> k;
 		fa->off[k] = slots;
 		slots += fa->count[k];
@@ -259,6 +433,8 @@ static frame_alloc_t *nbbs_create(const frame_config_t *cfg, char *err, size_t e
 		nbbs_ops.destroy(fa);
 		return NULL;
 	}
+	for (unsigned k = 0; k <= NBBS_MAX_ORDER; k++)
+		fa->level[k] = fa->tree + (fa->off[k] << fa->shift);
 	// Spread the cores' start positions over each level (the paper's
 	// first + tid * nodes / threads), so cores begin in different trees.
 	for (unsigned c = 0; c < cfg->cores; c++)

@@ -8,7 +8,8 @@
 
 #include "frame.h"
 
-/// "nbbs". Options: pad=8|64 (bytes per node word slot, default 8).
+/// "nbbs". Options: pad=8|64 (bytes per node word slot, default 8);
+/// early=1|0 (release fast path, default 1; 0 = the paper's three phases).
 extern const struct frame_ops nbbs_ops;
 
 #endif

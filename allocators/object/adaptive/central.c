@@ -80,7 +80,7 @@ uint32_t adp_central_take(unsigned node, unsigned cls, uint32_t want, void **hea
 	uint32_t n = 0;
 	void *chain = NULL;
 	adp_lock(&c->lock);
-	if (pop_batch(c, head, &n)) {
+	if (want > 1 && pop_batch(c, head, &n)) {
 		adp_unlock(&c->lock);
 		return n;
 	}

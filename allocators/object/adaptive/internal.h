@@ -27,7 +27,7 @@
 #include "adaptive.h"
 #include "as/atomic.h"
 #include "as/compiler.h"
-#include "pagesource.h"
+#include "../pagesource/pagesource.h"
 
 #define ADP_SLAB_SHIFT 18
 #define ADP_SLAB ((size_t)1 << ADP_SLAB_SHIFT)
@@ -192,6 +192,8 @@ typedef struct adp_bin_s {
 	void *head;
 	uint32_t n;
 	uint32_t cap;
+	uint32_t low; ///< low-water mark of n since the last controller tick
+	uint32_t pad;
 } adp_bin_t;
 
 /// Controller state of one bin (owner only).
@@ -202,7 +204,6 @@ typedef struct adp_binctl_s {
 	uint16_t up_votes, down_votes;
 	int8_t last_dir[2];   ///< last change of batch, cap (+1/-1/0)
 	uint8_t since[2];     ///< ticks since that change (saturating)
-	uint16_t idle;        ///< consecutive ticks without misses
 } adp_binctl_t;
 
 typedef struct adp_list_s {
@@ -249,8 +250,9 @@ extern __thread adp_tcache_t *adp_tc __attribute__((tls_model("initial-exec")));
 
 void *adp_malloc_slow(size_t size);
 void adp_free_slow(void *p, adp_slab_t *s);
-/// Return `n` objects of bin cls beyond its capacity (flush one batch).
-void adp_bin_flush(adp_tcache_t *tc, unsigned cls, uint32_t keep);
+/// Return objects of bin cls to the shared pools: count == 0 is an overflow
+/// (a batch, or down to cap; counted as a miss), else exactly `count`.
+void adp_bin_flush(adp_tcache_t *tc, unsigned cls, uint32_t count);
 void adp_ctl_tick(adp_tcache_t *tc);
 /// Ask the shared budget for `bytes` more capacity; false if denied.
 bool adp_budget_grow(adp_tcache_t *tc, uint64_t bytes);
@@ -272,15 +274,28 @@ static inline uint64_t adp_ticks(void)
 // ---------------------------------------------------------------------------
 // Fast paths (inlined into the preload layer).
 
+/// Class of 1024 < size <= ADP_SMALL_MAX (adp_class_slow without branches
+/// for the small range).
+static inline unsigned adp_class_mid(size_t size)
+{
+	unsigned k = 63u - (unsigned)__builtin_clzll((unsigned long long)(size - 1));
+	size_t step = (size_t)1 << (k - 3);
+	size_t sub = (size - ((size_t)1 << k) + step - 1) >> (k - 3);
+	return 8 + (k - 7) * 8 + (unsigned)sub - 1;
+}
+
 static inline void *adp_malloc_fast(size_t size)
 {
 	adp_tcache_t *tc = adp_tc;
-	if (AS_LIKELY(size <= ADP_LUT_MAX && tc != NULL)) {
-		adp_bin_t *b = &tc->bins[adp_cls_lut[(size + 15) >> 4]];
+	if (AS_LIKELY(size <= ADP_SMALL_MAX && tc != NULL)) {
+		unsigned cls = AS_LIKELY(size <= ADP_LUT_MAX) ? adp_cls_lut[(size + 15) >> 4]
+							       : adp_class_mid(size);
+		adp_bin_t *b = &tc->bins[cls];
 		void *p = b->head;
 		if (AS_LIKELY(p != NULL)) {
 			b->head = *(void **)p;
-			b->n--;
+			if (AS_UNLIKELY(--b->n < b->low))
+				b->low = b->n;
 			return p;
 		}
 	}
@@ -297,7 +312,7 @@ static inline void adp_free_fast(void *p)
 		b->head = p;
 		if (AS_LIKELY(++b->n <= b->cap))
 			return;
-		adp_bin_flush(tc, s->cls, b->cap);
+		adp_bin_flush(tc, s->cls, 0);
 		return;
 	}
 	adp_free_slow(p, s);

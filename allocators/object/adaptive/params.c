@@ -18,7 +18,7 @@ const adp_param_t adp_params[ADP_P_COUNT] = {
 			"initial per-thread cache capacity per class, objects (capped at 128 KiB)" },
 	[ADP_P_BUDGET] = { "budget", "ALLOCSCOPE_ADAPTIVE_BUDGET", 64ULL << 20, 1ULL << 20, 1ULL << 34,
 			   "bytes of cache capacity all threads together may grow to" },
-	[ADP_P_WATERMARK] = { "watermark", "ALLOCSCOPE_ADAPTIVE_WATERMARK", 8ULL << 20, 0, 1ULL << 34,
+	[ADP_P_WATERMARK] = { "watermark", "ALLOCSCOPE_ADAPTIVE_WATERMARK", 4ULL << 20, 0, 1ULL << 34,
 			      "initial reclamation watermark: free bytes kept above it go back, bytes" },
 	[ADP_P_NUMA_WEIGHT] = { "numa_weight", "ALLOCSCOPE_ADAPTIVE_NUMA_WEIGHT", 50, 0, 100,
 				"initial NUMA binding weight, percent of remote frees routed home" },

@@ -88,6 +88,7 @@ static adp_tcache_t *tc_create(void)
 	for (unsigned c = 0; c < ADP_NCLS; c++) {
 		tc->bins[c].head = NULL;
 		tc->bins[c].n = 0;
+		tc->bins[c].low = 0;
 		tc->foreign[c].head = NULL;
 		tc->foreign[c].n = 0;
 	}
@@ -171,6 +172,7 @@ static void *refill(adp_tcache_t *tc, unsigned cls)
 	void *p = head;
 	b->head = *(void **)p;
 	b->n = n - 1;
+	b->low = 0;
 	k->under++;
 	st_add(&tc->st.refills, 1);
 	if (foreign) {
@@ -200,24 +202,49 @@ void *adp_malloc_slow(size_t size)
 	void *p = b->head;
 	if (p) {
 		b->head = *(void **)p;
-		b->n--;
+		if (--b->n < b->low)
+			b->low = b->n;
 		return p;
 	}
 	return refill(tc, cls);
 }
 
-void adp_bin_flush(adp_tcache_t *tc, unsigned cls, uint32_t keep)
+/// Give a chain back to the central pools of the slabs' nodes (a cache may
+/// hold objects of other nodes: stolen batches, remote frees kept).
+static void put_by_node(unsigned cls, void *p)
+{
+	void *heads[ADP_MAX_NODES] = { 0 };
+	uint32_t counts[ADP_MAX_NODES] = { 0 };
+	while (p) {
+		void *next = *(void **)p;
+		unsigned node = adp_slab_of(p)->node;
+		*(void **)p = heads[node];
+		heads[node] = p;
+		counts[node]++;
+		p = next;
+	}
+	for (unsigned m = 0; m < ADP_MAX_NODES; m++)
+		if (counts[m])
+			adp_central_put(m, cls, heads[m], counts[m]);
+}
+
+void adp_bin_flush(adp_tcache_t *tc, unsigned cls, uint32_t count)
 {
 	adp_bin_t *b = &tc->bins[cls];
 	adp_binctl_t *k = &tc->ctl[cls];
-	uint32_t n = b->n > keep ? AS_MAX(k->batch, b->n - keep) : 0;
+	bool overflow = count == 0;
+	uint32_t n = overflow ? AS_MAX(k->batch, b->n > b->cap ? b->n - b->cap : 0) : count;
 	n = AS_MIN(n, b->n);
 	if (!n)
 		return;
 	void *head = b->head;
 	b->head = chain_cut(head, n);
 	b->n -= n;
-	adp_central_put(tc->node, cls, head, n);
+	if (b->low > b->n)
+		b->low = b->n;
+	put_by_node(cls, head);
+	if (!overflow)
+		return;
 	k->over++;
 	st_add(&tc->st.flushes, 1);
 	if (adp_g.controller && ++tc->slow_events >= adp_param(ADP_P_INTERVAL))
@@ -227,22 +254,10 @@ void adp_bin_flush(adp_tcache_t *tc, unsigned cls, uint32_t keep)
 void adp_foreign_flush(adp_tcache_t *tc, unsigned cls)
 {
 	adp_list_t *f = &tc->foreign[cls];
-	void *heads[ADP_MAX_NODES] = { 0 };
-	uint32_t counts[ADP_MAX_NODES] = { 0 };
 	void *p = f->head;
-	while (p) {
-		void *next = *(void **)p;
-		unsigned node = adp_slab_of(p)->node;
-		*(void **)p = heads[node];
-		heads[node] = p;
-		counts[node]++;
-		p = next;
-	}
 	f->head = NULL;
 	f->n = 0;
-	for (unsigned m = 0; m < ADP_MAX_NODES; m++)
-		if (counts[m])
-			adp_central_put(m, cls, heads[m], counts[m]);
+	put_by_node(cls, p);
 }
 
 void adp_free_slow(void *p, adp_slab_t *s)
@@ -255,29 +270,33 @@ void adp_free_slow(void *p, adp_slab_t *s)
 	adp_tcache_t *tc = tc_get();
 	if (!tc) {
 		adp_central_release(s->node, cls, p, 1);
-		*(void **)p = NULL;
-		return;
-	}
-	// A remote free: the slab's node differs from ours.
-	st_add(&tc->st.remote_frees, 1);
-	tc->numa_acc += tc->numa_weight;
-	if (tc->numa_acc >= 100) {
-		tc->numa_acc -= 100;
-		adp_list_t *f = &tc->foreign[cls];
-		*(void **)p = f->head;
-		f->head = p;
-		st_add(&tc->st.routed_home, 1);
-		if (++f->n >= tc->ctl[cls].batch)
-			adp_foreign_flush(tc, cls);
 		return;
 	}
 	adp_bin_t *b = &tc->bins[cls];
+	if (s->tag != tc->tag) {
+		// A remote free: the slab's node differs from ours.
+		st_add(&tc->st.remote_frees, 1);
+		tc->numa_acc += tc->numa_weight;
+		if (tc->numa_acc >= 100) {
+			tc->numa_acc -= 100;
+			adp_list_t *f = &tc->foreign[cls];
+			*(void **)p = f->head;
+			f->head = p;
+			st_add(&tc->st.routed_home, 1);
+			if (++f->n >= tc->ctl[cls].batch) {
+				adp_foreign_flush(tc, cls);
+				if (adp_g.controller && ++tc->slow_events >= adp_param(ADP_P_INTERVAL))
+					adp_ctl_tick(tc);
+			}
+			return;
+		}
+		st_add(&tc->st.foreign_in, 1);
+		tc->iv_foreign++;
+	}
 	*(void **)p = b->head;
 	b->head = p;
-	st_add(&tc->st.foreign_in, 1);
-	tc->iv_foreign++;
 	if (++b->n > b->cap)
-		adp_bin_flush(tc, cls, b->cap);
+		adp_bin_flush(tc, cls, 0);
 }
 
 bool adp_budget_grow(adp_tcache_t *tc, uint64_t bytes)
@@ -307,8 +326,7 @@ void adp_thread_exit(void)
 	adp_tc = NULL;
 	for (unsigned c = 0; c < ADP_NCLS; c++) {
 		adp_bin_t *b = &tc->bins[c];
-		if (b->n)
-			adp_central_put(tc->node, c, b->head, b->n);
+		put_by_node(c, b->head);
 		b->head = NULL;
 		b->n = 0;
 		adp_foreign_flush(tc, c);
@@ -330,8 +348,7 @@ void adp_set_thread_node(int node)
 	// Objects cached for the old node go back to it first.
 	for (unsigned c = 0; c < ADP_NCLS; c++) {
 		adp_bin_t *b = &tc->bins[c];
-		if (b->n)
-			adp_central_put(tc->node, c, b->head, b->n);
+		put_by_node(c, b->head);
 		b->head = NULL;
 		b->n = 0;
 		adp_foreign_flush(tc, c);

@@ -32,15 +32,16 @@ const struct page_source_ops *lt_ps;
 extern const struct page_source_ops *ps_find(const char *name) __attribute__((weak));
 
 // ---------------------------------------------------------------------------
-// Size classes: 16 B steps to 128 B, then four per power of two to 64 KiB.
+// Size classes: 16 B steps to 128 B, then eight per power of two to 64 KiB
+// (internal fragmentation at most 12.5%, about 6% on average).
 
 unsigned lt_sc_of(size_t size)
 {
 	if (size <= 128)
 		return size <= 16 ? 0 : (unsigned)((size - 1) >> 4);
 	unsigned b = 63u - (unsigned)__builtin_clzll((unsigned long long)(size - 1));
-	unsigned sub = (unsigned)((size - 1) >> (b - 2)) & 3u;
-	return 8 + (b - 7) * 4 + sub;
+	unsigned sub = (unsigned)((size - 1) >> (b - 3)) & 7u;
+	return 8 + (b - 7) * 8 + sub;
 }
 
 uint32_t lt_sc_size(unsigned sc)
@@ -48,8 +49,8 @@ uint32_t lt_sc_size(unsigned sc)
 	if (sc < 8)
 		return 16u * (sc + 1);
 	unsigned k = sc - 8;
-	unsigned b = 7 + k / 4;
-	return (1u << b) + (k % 4 + 1) * (1u << (b - 2));
+	unsigned b = 7 + k / 8;
+	return (1u << b) + (k % 8 + 1) * (1u << (b - 3));
 }
 
 unsigned lt_sc_blocks(unsigned sc)
@@ -57,7 +58,9 @@ unsigned lt_sc_blocks(unsigned sc)
 	uint32_t s = lt_sc_size(sc);
 	if (s <= 1024)
 		return 1;
-	unsigned n = (unsigned)(((uint64_t)s * 8 + LT_BLOCK - 1) / LT_BLOCK);
+	// Runs of about four objects: small runs keep the per-(class, size
+	// class) partial runs cheap when many lifetime classes are in use.
+	unsigned n = (unsigned)(((uint64_t)s * 4 + LT_BLOCK - 1) / LT_BLOCK);
 	return n > LT_MAX_RUN ? LT_MAX_RUN : n;
 }
 
@@ -91,6 +94,7 @@ static bool radix_set(const void *p, lt_region_t *r)
 		_Atomic(lt_region_t *) *fresh = as_meta_alloc(sizeof(*fresh) * LT_RADIX_N, 4096);
 		if (!fresh)
 			return false;
+		memset((void *)fresh, 0, sizeof(*fresh) * LT_RADIX_N); // touch it all now
 		_Atomic(lt_region_t *) *expect = NULL;
 		if (as_atomic_cas_strong_acq_rel(&lt_radix[hi], &expect, fresh)) {
 			leaf = fresh;
@@ -196,6 +200,8 @@ bool lt_heap_init(char *err, size_t errlen)
 // ---------------------------------------------------------------------------
 // Regions
 
+static void heap_tick_locked(uint64_t now);
+
 static void list_push(lt_region_t **head, lt_region_t *r)
 {
 	r->prev = NULL;
@@ -253,6 +259,7 @@ static lt_region_t *region_new(unsigned lc, uint64_t now)
 	r->opened_ns = r->filled_ns = now;
 	r->used = r->residents = 0;
 	memset(r->bitmap, 0, sizeof(r->bitmap));
+	memset(r->dirty, 0, sizeof(r->dirty));
 	list_push(&lt_heap.lists[lc], r);
 	lt_heap.open[lc] = r;
 	lt_heap.region_opens++;
@@ -302,13 +309,20 @@ static void region_reclass(lt_region_t *r, unsigned lc)
 /// First run of n free blocks in r (index), or -1.
 static int region_find(const lt_region_t *r, unsigned n)
 {
+	if (LT_BLOCKS - r->used < n)
+		return -1;
+	if (n == 1) {
+		for (unsigned w = 0; w < LT_BLOCKS / 64; w++)
+			if (~r->bitmap[w])
+				return (int)(w * 64 + (unsigned)__builtin_ctzll(~r->bitmap[w]));
+		return -1;
+	}
 	unsigned run = 0;
 	for (unsigned i = 0; i < LT_BLOCKS; i++) {
 		if ((r->bitmap[i / 64] >> (i % 64)) & 1) {
 			run = 0;
 			continue;
 		}
-		// Runs never straddle a 64-block word for n > 1 alignment simplicity.
 		if (++run == n)
 			return (int)(i + 1 - n);
 	}
@@ -317,8 +331,10 @@ static int region_find(const lt_region_t *r, unsigned n)
 
 static void region_take(lt_region_t *r, unsigned idx, unsigned n, unsigned lc)
 {
-	for (unsigned i = idx; i < idx + n; i++)
+	for (unsigned i = idx; i < idx + n; i++) {
 		r->bitmap[i / 64] |= 1ULL << (i % 64);
+		r->dirty[i / 64] &= ~(1ULL << (i % 64));
+	}
 	r->used = (uint16_t)(r->used + n);
 	if (lc >= r->base_lc)
 		r->residents = (uint16_t)(r->residents + n);
@@ -337,17 +353,19 @@ lt_block_t *lt_run_acquire(lt_tstate_t *t, unsigned lc, unsigned sc)
 	int idx = -1;
 	bool recycled = false;
 	pthread_mutex_lock(&lt_heap.lock);
-	if (lt_p.recycle) {
-		for (int c = (int)lt_top_class(); c > (int)lc && idx < 0; c--) {
-			for (lt_region_t *x = lt_heap.lists[c]; x; x = x->next) {
-				if (x->state != LT_R_ACTIVE || x->used + n > LT_BLOCKS)
-					continue;
-				idx = region_find(x, n);
-				if (idx >= 0) {
-					r = x;
-					recycled = true;
-					break;
-				}
+	// Holes in ACTIVE regions first: of longer classes, longest first
+	// (recycling), then of the same class (packing); then the OPEN region.
+	int lowest = (int)lc;
+	int highest = lt_p.recycle ? (int)lt_top_class() : (int)lc;
+	for (int c = highest; c >= lowest && idx < 0; c--) {
+		for (lt_region_t *x = lt_heap.lists[c]; x; x = x->next) {
+			if (x->state != LT_R_ACTIVE)
+				continue;
+			idx = region_find(x, n);
+			if (idx >= 0) {
+				r = x;
+				recycled = c > (int)lc;
+				break;
 			}
 		}
 	}
@@ -411,8 +429,10 @@ void lt_run_release(lt_block_t *b)
 	pthread_mutex_lock(&lt_heap.lock);
 	for (unsigned i = idx; i < idx + n; i++) {
 		r->bitmap[i / 64] &= ~(1ULL << (i % 64));
+		r->dirty[i / 64] |= 1ULL << (i % 64);
 		r->blocks[i].head = NULL;
 	}
+	r->released_ns = now;
 	b->nblocks = 0;
 	r->used = (uint16_t)(r->used - n);
 	if (b->lc >= r->base_lc)
@@ -424,28 +444,74 @@ void lt_run_release(lt_block_t *b)
 		// Over-predicted: the residents died within the next shorter bound.
 		region_reclass(r, r->lc - 1u);
 		lt_heap.demotions++;
-	} else if (r->state == LT_R_OPEN && r != lt_heap.open[r->lc]) {
-		r->state = LT_R_ACTIVE;
+	}
+	bool tick = now - lt_heap.last_tick >= lt_p.tick_ns;
+	if (tick) {
+		lt_heap.last_tick = now;
+		heap_tick_locked(now);
 	}
 	pthread_mutex_unlock(&lt_heap.lock);
+	if (tick)
+		lt_sample_sweep(now);
+}
+
+/// Decommit runs of free blocks that stayed free for purge_ns.
+static void region_purge(lt_region_t *r, uint64_t now)
+{
+	if (!lt_p.purge_ns || now - r->released_ns < lt_p.purge_ns)
+		return;
+	unsigned i = 0;
+	while (i < LT_BLOCKS) {
+		if (!((r->dirty[i / 64] >> (i % 64)) & 1)) {
+			i++;
+			continue;
+		}
+		unsigned j = i;
+		while (j < LT_BLOCKS && ((r->dirty[j / 64] >> (j % 64)) & 1)) {
+			r->dirty[j / 64] &= ~(1ULL << (j % 64));
+			j++;
+		}
+		lt_ps->decommit(r->base + (size_t)i * LT_BLOCK, (size_t)(j - i) * LT_BLOCK);
+		lt_heap.purged_blocks += j - i;
+		i = j;
+	}
+}
+
+static void heap_tick_locked(uint64_t now)
+{
+	for (int c = (int)lt_top_class(); c >= 0; c--) {
+		lt_region_t *x = lt_heap.lists[c];
+		while (x) {
+			lt_region_t *next = x->next;
+			uint64_t dl = x->filled_ns + lt_p.deadline_mult * lt_p.bound_ns[c];
+			if (c < (int)lt_top_class() && x->residents > 0 && now > dl) {
+				region_reclass(x, (unsigned)c + 1u);
+				x->filled_ns = now;
+				lt_heap.promotions++;
+			}
+			region_purge(x, now);
+			x = next;
+		}
+	}
 }
 
 void lt_heap_tick(uint64_t now)
 {
 	pthread_mutex_lock(&lt_heap.lock);
-	for (int c = (int)lt_top_class() - 1; c >= 0; c--) {
-		lt_region_t *x = lt_heap.lists[c];
-		while (x) {
-			lt_region_t *next = x->next;
-			uint64_t dl = x->filled_ns + lt_p.deadline_mult * lt_p.bound_ns[c];
-			if (x->residents > 0 && now > dl) {
-				region_reclass(x, (unsigned)c + 1u);
-				x->filled_ns = now;
-				lt_heap.promotions++;
-			}
-			x = next;
-		}
-	}
+	heap_tick_locked(now);
 	pthread_mutex_unlock(&lt_heap.lock);
 	lt_sample_sweep(now);
+}
+
+void lt_heap_rebase(uint64_t now)
+{
+	pthread_mutex_lock(&lt_heap.lock);
+	lt_heap.last_tick = now;
+	for (unsigned c = 0; c < LT_MAX_CLASSES; c++)
+		for (lt_region_t *r = lt_heap.lists[c]; r; r = r->next) {
+			r->opened_ns = r->filled_ns = r->released_ns = now;
+			for (unsigned i = 0; i < LT_BLOCKS; i++)
+				r->blocks[i].born_ns = now;
+		}
+	pthread_mutex_unlock(&lt_heap.lock);
 }

@@ -39,7 +39,7 @@
 #define LT_BLOCKS (LT_REGION / LT_BLOCK)
 #define LT_LINE 128u
 #define LT_MAX_RUN 32u
-#define LT_NSC 44u
+#define LT_NSC 80u
 #define LT_SMALL_MAX 65536u
 #define LT_MAX_CLASSES LT_FMT_MAX_CLASSES
 #define LT_MAX_OBJS (LT_BLOCK / 16)
@@ -67,6 +67,7 @@ typedef struct lt_params_s {
 	uint64_t deadline_mult;                 ///< region deadline = mult x bound
 	uint64_t keep_free;                     ///< empty regions kept mapped
 	uint64_t tick_ns;                       ///< sweep period (deadlines, censoring)
+	uint64_t purge_ns;                      ///< free blocks idle this long are decommitted (0 = never)
 	bool recycle;                           ///< blocks of long regions for shorter classes
 	int unwind;                             ///< ST_UNWIND_*
 	char pagesource[64];
@@ -83,23 +84,25 @@ typedef struct lt_tstate_s lt_tstate_t;
 typedef struct lt_region_s lt_region_t;
 
 typedef struct lt_block_s {
-	_Atomic uint32_t state;
+	// First cache line: everything malloc and a local free touch.
+	_Alignas(AS_CACHELINE) struct lt_block_s *head; ///< run head (itself on the head block); NULL = free
 	_Atomic(lt_tstate_t *) owner;
-	_Atomic uintptr_t xfree;
 	void *free;            ///< owner's private list
-	uint32_t nfree;        ///< objects on it
+	char *start;
+	_Atomic uint32_t state;
+	_Atomic uint32_t nsampled;
+	uint32_t nfree;        ///< objects on the private list
 	uint32_t bump;         ///< objects carved so far
 	uint32_t capacity;
 	uint32_t size;
 	uint16_t sc;
 	uint8_t lc;
 	uint8_t nblocks;       ///< run length on the head block, 0 on free blocks
-	struct lt_block_s *head;
+	// Remote frees, lists, sampling.
+	_Atomic uintptr_t xfree;
 	lt_region_t *region;
-	char *start;
 	struct lt_block_s *prev, *next; ///< partial list
 	uint64_t born_ns;
-	_Atomic uint32_t nsampled;
 	_Atomic uint64_t sampled[LT_MAX_OBJS / 64];
 } lt_block_t;
 
@@ -113,6 +116,8 @@ struct lt_region_s {
 	uint16_t residents;    ///< used blocks of class >= base_lc
 	uint64_t opened_ns, filled_ns;
 	uint64_t bitmap[LT_BLOCKS / 64];
+	uint64_t dirty[LT_BLOCKS / 64]; ///< free blocks still backed (purge candidates)
+	uint64_t released_ns;          ///< last time a run went back to this region
 	lt_region_t *prev, *next;
 	lt_block_t blocks[LT_BLOCKS];
 };
@@ -147,7 +152,7 @@ typedef struct lt_heap_s {
 	uint64_t last_tick;
 	_Alignas(AS_CACHELINE) lt_partial_t partial[LT_MAX_CLASSES][LT_NSC];
 	// statistics (under lock)
-	uint64_t promotions, demotions, decommits, recycled, region_opens;
+	uint64_t promotions, demotions, decommits, recycled, region_opens, purged_blocks;
 	uint64_t committed_peak;
 	double frag_at_peak;
 } lt_heap_t;
@@ -164,6 +169,8 @@ void lt_run_release(lt_block_t *b);
 /// Periodic work: region deadlines (promotion) and censoring.
 void lt_heap_tick(uint64_t now);
 uint64_t lt_heap_committed(void);
+/// Re-stamp region times to `now` (switch to a virtual clock).
+void lt_heap_rebase(uint64_t now);
 
 unsigned lt_sc_of(size_t size);
 uint32_t lt_sc_size(unsigned sc);
@@ -188,7 +195,9 @@ struct lt_tstate_s {
 	uint64_t verify_left;
 	as_rng_t rng;
 	_Atomic int64_t live;      ///< this thread's net live bytes (owner writes)
-	_Atomic uint64_t allocs, hits, misses, samples, key_ns, key_n, walk_ns, walk_n;
+	_Atomic uint64_t allocs, samples, key_ns, key_n, walk_ns, walk_n;
+	_Atomic uint64_t hits;   ///< site lookups (cache hits = hits - misses)
+	_Atomic uint64_t misses; ///< lookups that missed the cache (an extended key counts twice)
 	uint64_t hint_ns;          ///< oracle hint, valid when has_hint
 	bool has_hint;
 	uint64_t hint_site;        ///< 0 = none
@@ -213,14 +222,22 @@ struct lt_site_s {
 	_Atomic uint32_t cens[LT_MAX_CLASSES]; ///< live samples at least this old
 	_Atomic uint32_t pred;
 	uint32_t fixed;             ///< prediction from a profile/model, not online
+	uint32_t hinted;            ///< created from a replay hint (id from the trace)
+	uint32_t level2;            ///< keyed by cheap key + the next return address
+	int32_t slot;               ///< stack slot of the next return address (-1 unknown)
+	_Atomic uint32_t ambiguous; ///< its cheap key stands for several stacks
+	_Atomic uint32_t verified;  ///< stack checks done so far
 	_Atomic uint64_t allocs;
 	_Atomic uint64_t conflicts; ///< sampled stacks that differed from `id`
 	char text[LT_TEXT_MAX];  ///< frame symbols (model predictor, profile output)
 };
 
-lt_site_t *lt_site_get(lt_tstate_t *t, uint64_t key, const void *ret, const void *sp);
+lt_site_t *lt_site_get(lt_tstate_t *t, uint64_t key, const void *ret, const void *sp,
+			bool level2);
 void lt_site_verify(lt_tstate_t *t, lt_site_t *s, const void *ret, const void *sp);
 lt_site_t *lt_site_default(void);
+/// The site of this allocation (prediction cache, then the site table).
+lt_site_t *lt_site_lookup(lt_tstate_t *t, const void *ret, const void *sp);
 bool lt_sites_init(char *err, size_t errlen);
 unsigned lt_sites_count(void);
 lt_site_t *lt_site_at(unsigned i);
@@ -238,7 +255,8 @@ void lt_sample_alloc(lt_tstate_t *t, void *p, size_t size, lt_site_t *s, unsigne
 		     lt_block_t *b);
 void lt_sample_free(void *p);
 void lt_sample_sweep(uint64_t now);
-void lt_samples_finish(void);
+/// Re-stamp live samples to `now` (switch to a virtual clock).
+void lt_sample_rebase(uint64_t now);
 void lt_sample_lock_all(void);
 void lt_sample_unlock_all(void);
 
@@ -250,6 +268,8 @@ typedef struct lt_acc_s {
 } lt_acc_t;
 extern lt_acc_t lt_acc;
 void lt_acc_add(unsigned pred, unsigned truth, size_t size);
+/// Copy of the counters with still-live samples scored where decided.
+void lt_acc_snapshot(lt_acc_t *out, uint64_t *live_samples);
 
 bool lt_profile_write(const char *path);
 

@@ -205,13 +205,14 @@ static inline unsigned lt_fmt_class_of(uint64_t lifetime_ns, const uint64_t *bou
 // ---------------------------------------------------------------------------
 // Tokenizer: frame text "module:function;module:function" (innermost first)
 // becomes lower-case word tokens, split at non-alphanumerics, underscores,
-// digits and lower-to-upper case changes. The innermost frame's tokens are
-// hashed apart ("caller" tokens) from the rest, so the model can weigh the
-// immediate caller more. fn(hash, ctx) per token; returns the count.
+// digits and lower-to-upper case changes. Each token is emitted plain and,
+// for the two innermost frames, once more tagged with its frame (hash seed
+// frame + 1), so the model can weigh the immediate callers more. fn(hash,
+// ctx) per token; returns the count.
 
 static inline uint32_t lt_fmt_token_hash(const char *t, size_t n, unsigned frame0)
 {
-	uint32_t h = frame0 ? 0x811c9dc5u ^ 0x5bd1e995u : 0x811c9dc5u;
+	uint32_t h = 0x811c9dc5u ^ (frame0 * 0x5bd1e995u);
 	for (size_t i = 0; i < n; i++) {
 		char c = t[i];
 		if (c >= 'A' && c <= 'Z')
@@ -260,8 +261,14 @@ static inline unsigned lt_fmt_tokenize(const char *text, size_t len,
 			i++;
 		}
 		if (i - s >= 2) {
-			fn(lt_fmt_token_hash(text + s, i - s, frame == 0), ctx);
+			// Every token counts once plain; the two innermost frames'
+			// tokens also count tagged with their frame.
+			fn(lt_fmt_token_hash(text + s, i - s, 0), ctx);
 			count++;
+			if (frame < 2) {
+				fn(lt_fmt_token_hash(text + s, i - s, frame + 1), ctx);
+				count++;
+			}
 		}
 	}
 	return count;

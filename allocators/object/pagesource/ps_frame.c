@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "as/compiler.h"
+#include "as/err.h"
 #include "as/kv.h"
 #include "as/meta.h"
 #include "frame.h"
@@ -43,9 +44,21 @@ static _Atomic uint64_t fr_hot_bytes;
 static _Atomic int fr_state; // 0 = not set up, 1 = in progress, 2 = ready, 3 = failed
 static ps_counters_t fr_ctr;
 
+// The registry fills its list from a constructor, which may not have run
+// yet when malloc starts (constructors of one library run in no fixed
+// order), so frame@X also looks at the allocators' tables directly.
+extern const struct frame_ops buddy_ops __attribute__((weak));
+extern const struct frame_ops buddy_nopcp_ops __attribute__((weak));
+extern const struct frame_ops nbbs_ops __attribute__((weak));
+extern const struct frame_ops llfree_ops __attribute__((weak));
+
 bool ps_frame_bind(const char *frame_name)
 {
+	const struct frame_ops *const direct[] = { &buddy_ops, &buddy_nopcp_ops, &nbbs_ops, &llfree_ops };
 	const struct frame_ops *o = frame_ops_find(frame_name);
+	for (unsigned i = 0; !o && i < AS_ARRAY_LEN(direct); i++)
+		if (direct[i] && strcmp(direct[i]->name, frame_name) == 0)
+			o = direct[i];
 	if (!o)
 		return false;
 	fr_ops = o;

@@ -32,10 +32,25 @@
 //       Allocator-specific metrics (controller changes, prediction accuracy,
 //       regions, ...); names are plain snake_case, emitted into results.
 //
+// Optional: a backend that defines BACKEND_HAS_NAME also defines
+//   const char *backend_name(void);
+//       The variant actually running ("adaptive-static", "adaptive@llfree",
+//       ...), returned by allocscope_allocator_name() instead of
+//       AS_BACKEND_NAME.
+//
 // The preload layer owns: errno, zero sizes, calloc overflow and zeroing,
 // realloc semantics, alignment argument checks, the operation counters that
 // prove the preload took effect (allocscope_malloc_served), thread-exit
 // detection (a pthread key destructor) and the atfork registration.
+//
+// Notes for backends (learned from adaptive):
+//   - thread-local state must use tls_model("initial-exec") (no
+//     __tls_get_addr, which may call malloc);
+//   - backend_thread_exit runs inside the thread's TLS destructors; later
+//     destructors may still call malloc/free on that thread, so the backend
+//     must keep serving it (without a cache);
+//   - constructors of one library run in no fixed order: backend_init may run
+//     before the frame registry's constructor (the frame@X page source copes).
 //
 // Exported hooks (default visibility, found by the probe with dlsym):
 //   uint64_t allocscope_malloc_served(void);

@@ -44,9 +44,9 @@
 enum { ST_UNWIND_BACKTRACE = 0, ST_UNWIND_FP = 1 };
 
 /// Per-thread recursion guard: true while this thread is inside a capture.
-static __thread bool st_guard;
+static __thread __attribute__((tls_model("initial-exec"))) bool st_guard;
 /// Per-thread reference stack pointer for the depth part of the cheap key.
-static __thread uintptr_t st_sp_base;
+static __thread __attribute__((tls_model("initial-exec"))) uintptr_t st_sp_base;
 
 static inline uint64_t st_mix64(uint64_t x)
 {
@@ -76,7 +76,43 @@ static inline uint64_t st_cheap_key(const void *ret, const void *sp)
 	if (AS_UNLIKELY(st_sp_base == 0))
 		st_sp_base = s;
 	uint64_t depth = (uint64_t)(st_sp_base - s) >> 4;
-	uint64_t k = st_mix64((uint64_t)(uintptr_t)ret ^ (depth << 47) ^ (depth >> 17));
+	// Not mixed: callers hash it for their tables; this stays a few ops.
+	uint64_t k = (uint64_t)(uintptr_t)ret ^ (depth << 48) ^ (depth >> 16);
+	return k ? k : 1;
+}
+
+/// Offset in words from `sp` to the stack slot holding `ret2` (the return
+/// address one frame further out than the malloc caller), searching 1024
+/// words above sp; -1 if not found. For one cheap key the frame layout is
+/// fixed, so the slot found once holds the next return address on every
+/// later call: reading it extends the key by one frame for one load.
+static inline int st_slot_find(const void *sp, const void *ret2)
+{
+	const uintptr_t *w = (const uintptr_t *)((uintptr_t)sp & ~(uintptr_t)7);
+	uintptr_t mapped_end = 0;
+	if (!ret2)
+		return -1;
+	for (int i = 0; i < 1024; i++) {
+		uintptr_t a = (uintptr_t)&w[i];
+		if (a + sizeof(uintptr_t) > mapped_end) {
+			// Only read pages that exist (the stack may end just above).
+			unsigned char vec;
+			uintptr_t page = a & ~(uintptr_t)4095;
+			if (mincore((void *)page, 4096, &vec) != 0)
+				return -1;
+			mapped_end = page + 4096;
+		}
+		if (w[i] == (uintptr_t)ret2)
+			return i;
+	}
+	return -1;
+}
+
+/// The cheap key extended by the word at slot `slot` above sp.
+static inline uint64_t st_key_extend(uint64_t key, const void *sp, int slot)
+{
+	const uintptr_t *w = (const uintptr_t *)((uintptr_t)sp & ~(uintptr_t)7);
+	uint64_t k = st_mix64(key ^ ((uint64_t)w[slot] * 0x9e3779b97f4a7c15ULL));
 	return k ? k : 1;
 }
 

@@ -364,7 +364,7 @@ int main(int argc, char **argv)
 	uint64_t hits, misses, ev;
 	size_t bytes, entries;
 	cache_stats(&hits, &misses, &ev, &bytes, &entries);
-	as_probe_metric("requests", (double)as_atomic_load_relaxed(&n_requests));
+	as_probe_metric("server_requests", (double)as_atomic_load_relaxed(&n_requests));
 	as_probe_metric("server_errors", (double)as_atomic_load_relaxed(&n_fail));
 	as_probe_metric("cache_hit_rate", hits + misses ? (double)hits / (double)(hits + misses) : 0);
 	as_probe_metric("cache_evictions", (double)ev);

@@ -16,7 +16,7 @@
 const as_param_desc_t mw_falseshare_params[] = {
 	{ "iterations", "1000", "malloc/write/free rounds per thread (count)" },
 	{ "obj_size", "8", "object size (bytes; the published runs use 1)" },
-	{ "repetitions", "1000000", "writes of every byte per object, divided among the threads (count; published: 2000000)" },
+	{ "repetitions", "100000", "writes of every byte per object, divided among the threads (count; published: 2000000 with obj_size 1)" },
 	{ NULL, NULL, NULL },
 };
 
@@ -39,12 +39,13 @@ static void worker(unsigned tid, void *arg)
 	for (uint64_t i = 0; i < F.iterations; i++) {
 		volatile unsigned char *a = mw_malloc(F.size);
 		for (uint64_t j = 0; j < F.reps_per_thread; j++) {
+			unsigned char c = 0;
 			for (size_t k = 0; k < F.size; k++) {
 				a[k] = (unsigned char)(k + j);
-				unsigned char c = a[k];
-				if (!F.passive)
-					acc = acc * 0.999999 + (double)c;
+				c = (unsigned char)(c + a[k]);
 			}
+			if (!F.passive)
+				acc = acc * 0.999999 + (double)c;
 		}
 		uint64_t last = F.reps_per_thread ? F.reps_per_thread - 1 : 0;
 		for (size_t k = 0; F.reps_per_thread && k < F.size; k++)

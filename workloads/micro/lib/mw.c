@@ -33,7 +33,7 @@ void mw_fill(void *p, size_t n)
 		((unsigned char *)p)[i] = (unsigned char)(tag >> (8 * (i & 7)));
 }
 
-void mw_verify(const void *p, size_t n, const char *where)
+void mw_verify(void *p, size_t n, const char *where)
 {
 	uint64_t tag = mw_tag(p, n);
 	size_t words = n / 8;
@@ -44,6 +44,8 @@ void mw_verify(const void *p, size_t n, const char *where)
 	for (size_t i = words * 8; i < n; i++)
 		if (((const unsigned char *)p)[i] != (unsigned char)(tag >> (8 * (i & 7))))
 			mw_corrupt(where, p, n, i);
+	if (n)
+		((unsigned char *)p)[0] ^= 0xff;
 }
 
 int64_t mw_rss_bytes(void)

@@ -36,8 +36,10 @@ static inline void mw_stamp(void *p, size_t n)
 /// Report a corrupted block through the probe and exit (status error).
 AS_NORETURN void mw_corrupt(const char *where, const void *p, size_t n, size_t off);
 
-/// Verify what mw_stamp wrote; `where` names the workload step on failure.
-static inline void mw_check(const void *p, size_t n, const char *where)
+/// Verify what mw_stamp wrote, just before the block is freed, then poison
+/// the head stamp: a block handed to two owners at once fails the check of
+/// whichever owner frees it second. `where` names the workload step.
+static inline void mw_check(void *p, size_t n, const char *where)
 {
 	uint64_t t = mw_tag(p, n), a = t, b = t;
 	memcpy(&a, p, n < 8 ? n : 8);
@@ -47,12 +49,15 @@ static inline void mw_check(const void *p, size_t n, const char *where)
 		mw_corrupt(where, p, n, 0);
 	if (AS_UNLIKELY(b != t))
 		mw_corrupt(where, p, n, n - 8);
+	t = ~t;
+	memcpy(p, &t, n < 8 ? n : 8);
 }
 
 /// Fill every byte of the block with a pattern derived from its tag.
 void mw_fill(void *p, size_t n);
-/// Verify a full mw_fill pattern (exits through the probe on mismatch).
-void mw_verify(const void *p, size_t n, const char *where);
+/// Verify a full mw_fill pattern before the block is freed (exits through
+/// the probe on mismatch), then poison its first bytes as mw_check does.
+void mw_verify(void *p, size_t n, const char *where);
 
 /// malloc(n) with sampled latency and live-bytes accounting; a NULL result
 /// fails the run (the workloads ask for modest sizes only).

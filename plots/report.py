@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""report.py: render the papers' figures from one results folder and write
+the report (make figures; plots/figures.sh calls it).
+
+    python3 plots/report.py RESULTS_DIR [--only KEY,...]
+
+Reads RESULTS_DIR/results.json (results/SCHEMA.md), renders every figure
+whose data is present into RESULTS_DIR/figures/ (PNG and SVG, with the .dat
+data and .gp scripts under figures/data and figures/gp), and writes
+RESULTS_DIR/report.md and a self-contained RESULTS_DIR/report.html (figures
+embedded as data URIs). A figure whose data is absent is skipped with the
+reason in the report. Exit 0 on success (skips included), 2 on bad input, 1
+if gnuplot failed on a figure that had data."""
+
+import base64
+import html
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fig_frame  # noqa: E402
+import fig_object  # noqa: E402
+from figlib import Results  # noqa: E402
+
+SECTIONS = fig_frame.SECTIONS + fig_object.SECTIONS
+
+
+def log(msg):
+    print("report: " + msg, file=sys.stderr, flush=True)
+
+
+def md_table(header, rows):
+    def cell(x):
+        return str(x).replace("|", "\\|").replace("\n", " ")
+    out = ["| " + " | ".join(cell(h) for h in header) + " |",
+           "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+CLAIM_HDR = ["claim", "source", "the paper's claim (quoted as theirs)", "claimed",
+             "measured here", "ratio", "why it may differ"]
+
+
+def claim_rows(sec):
+    return [[c["id"], c["tag"], c["claim"], c["claimed"], c["measured"], c["ratio"], c["why"]]
+            for c in sec["claims"]]
+
+
+def write_md(path, R, secs, produced, skipped):
+    c = R.ctx
+    L = ["# allocscope: the papers' figures re-measured", ""]
+    L.append("Run: `%s` (%s, commit %s%s)" % (c.get("command"), c.get("date"),
+                                              c.get("commit"), ", dirty" if c.get("dirty") else ""))
+    L.append("")
+    L.append("Machine: %s." % R.machine())
+    L.append("")
+    L.append("Compiler: %s. Runs: %d (%d ok)." % (
+        c.get("compiler"), len(R.runs), sum(1 for r in R.runs if r.get("status") == "ok")))
+    L.append("")
+    L.append("Claims are quoted from `shared/reference/claims.md` with their source tags: "
+             "[V] checked against the paper's own data or abstract, [U] commonly quoted but "
+             "not confirmed, [none] no public source at all (an unsourced claim, tested here "
+             "as a hypothesis, never a fact). Measured values are medians over the "
+             "repetitions of this run; error bars in the figures span min..max.")
+    L.append("")
+    L.append("Figures produced: %d. Skipped: %d." % (len(produced), len(skipped)))
+    L.append("")
+    for s in secs:
+        L.append("## %s" % s["title"])
+        L.append("")
+        L.append(s["what"])
+        L.append("")
+        if s["skip"]:
+            L.append("**Skipped:** %s" % s["skip"])
+            L.append("")
+        for name in s.get("rendered", []):
+            L.append("![%s](figures/%s.png)" % (name, name))
+            L.append("")
+            L.append("Figure `%s` (figures/%s.png, .svg; data figures/data/%s.p*.dat)" % (
+                name, name, name))
+            L.append("")
+        for name, why in s.get("failed", []):
+            L.append("**Figure `%s` failed:** %s" % (name, why))
+            L.append("")
+        for header, rows in s["tables"]:
+            L.append(md_table(header, rows))
+            L.append("")
+        if s["claims"]:
+            L.append(md_table(CLAIM_HDR, claim_rows(s)))
+            L.append("")
+        for n in s["notes"]:
+            L.append("- " + n)
+        if s["notes"]:
+            L.append("")
+    fails = R.failures()
+    if fails:
+        L.append("## Runs that did not finish ok")
+        L.append("")
+        L += ["- " + f for f in fails[:60]]
+        if len(fails) > 60:
+            L.append("- ... and %d more" % (len(fails) - 60))
+        L.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+def write_html(path, R, secs, figdir):
+    c = R.ctx
+    H = ["<!DOCTYPE html><html><head><meta charset='utf-8'>",
+         "<title>allocscope figures</title><style>",
+         "body{font-family:sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;color:#222}",
+         "table{border-collapse:collapse;margin:1em 0;font-size:90%}",
+         "td,th{border:1px solid #bbb;padding:4px 8px;vertical-align:top;text-align:left}",
+         "th{background:#eee}img{max-width:100%;border:1px solid #ddd}",
+         ".skip{background:#fff4e0;padding:.5em;border-left:4px solid #e69500}",
+         "</style></head><body>",
+         "<h1>allocscope: the papers' figures re-measured</h1>",
+         "<p>Run: <code>%s</code> (%s, commit %s%s)</p>" % (
+             html.escape(str(c.get("command"))), html.escape(str(c.get("date"))),
+             html.escape(str(c.get("commit"))), ", dirty" if c.get("dirty") else ""),
+         "<p>Machine: %s.</p>" % html.escape(R.machine()),
+         "<p>Claims are quoted from <code>shared/reference/claims.md</code> with their source "
+         "tags: [V] checked against the paper's data or abstract, [U] commonly quoted but not "
+         "confirmed, [none] no public source (an unsourced claim, tested as a hypothesis, "
+         "never a fact). Measured values are medians over repetitions; error bars span "
+         "min..max.</p>"]
+
+    def table(header, rows):
+        t = ["<table><tr>" + "".join("<th>%s</th>" % html.escape(str(h)) for h in header) + "</tr>"]
+        for r in rows:
+            t.append("<tr>" + "".join("<td>%s</td>" % html.escape(str(x)) for x in r) + "</tr>")
+        return "".join(t) + "</table>"
+
+    for s in secs:
+        H.append("<h2>%s</h2><p>%s</p>" % (html.escape(s["title"]), html.escape(s["what"])))
+        if s["skip"]:
+            H.append("<p class='skip'><b>Skipped:</b> %s</p>" % html.escape(s["skip"]))
+        for name in s.get("rendered", []):
+            with open(os.path.join(figdir, name + ".png"), "rb") as f:
+                b64 = base64.b64encode(f.read()).decode()
+            H.append("<figure><img alt='%s' src='data:image/png;base64,%s'>"
+                     "<figcaption>%s</figcaption></figure>" % (name, b64, name))
+        for name, why in s.get("failed", []):
+            H.append("<p class='skip'><b>Figure %s failed:</b> %s</p>" % (
+                html.escape(name), html.escape(why)))
+        for header, rows in s["tables"]:
+            H.append(table(header, rows))
+        if s["claims"]:
+            H.append(table(CLAIM_HDR, claim_rows(s)))
+        if s["notes"]:
+            H.append("<ul>" + "".join("<li>%s</li>" % html.escape(n) for n in s["notes"]) + "</ul>")
+    fails = R.failures()
+    if fails:
+        H.append("<h2>Runs that did not finish ok</h2><ul>" +
+                 "".join("<li>%s</li>" % html.escape(f) for f in fails[:60]) + "</ul>")
+    H.append("</body></html>")
+    with open(path, "w") as f:
+        f.write("\n".join(H))
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if len(argv) >= 2 else 2
+    rdir = argv[1]
+    only = None
+    if len(argv) >= 4 and argv[2] == "--only":
+        only = set(argv[3].split(","))
+    rj = os.path.join(rdir, "results.json")
+    if not os.path.isfile(rj):
+        print("report.py: %s: no results.json there" % rdir, file=sys.stderr)
+        return 2
+    try:
+        R = Results(rj)
+    except (OSError, ValueError) as e:
+        print("report.py: %s: cannot read: %s" % (rj, e), file=sys.stderr)
+        return 2
+    figdir = os.path.join(rdir, "figures")
+    os.makedirs(figdir, exist_ok=True)
+    secs, produced, skipped, failed = [], [], [], 0
+    for build in SECTIONS:
+        try:
+            s = build(R)
+        except Exception as e:  # a bug in one section must not lose the others
+            log("section %s failed: %r" % (build.__name__, e))
+            s = {"key": build.__name__, "title": build.__name__, "what": "",
+                 "figures": [], "skip": "report bug: %r" % e, "claims": [], "notes": [],
+                 "tables": []}
+        if only and s["key"] not in only:
+            continue
+        s["rendered"], s["failed"] = [], []
+        for f in s["figures"]:
+            log("rendering %s (%d panel(s))" % (f.name, len(f.panels)))
+            try:
+                f.render(figdir, log)
+                s["rendered"].append(f.name)
+                produced.append(f.name)
+            except (RuntimeError, OSError) as e:
+                s["failed"].append((f.name, str(e)))
+                failed += 1
+        if s["skip"]:
+            skipped.append((s["key"], s["skip"]))
+            log("skipped %s: %s" % (s["key"], s["skip"]))
+        secs.append(s)
+    write_md(os.path.join(rdir, "report.md"), R, secs, produced, skipped)
+    write_html(os.path.join(rdir, "report.html"), R, secs, figdir)
+    log("%d figure(s) in %s, %d section(s) skipped, report: %s" % (
+        len(produced), figdir, len(skipped), os.path.join(rdir, "report.md")))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
