@@ -200,7 +200,7 @@ TESTS := $(BIN)/test-unit $(BIN)/test-stress
 
 .PHONY: all redis deps test bench figures regress regress-update asan tsan ubsan clean help
 
-all: $(PROGRAMS) $(PRELOAD_LIBS) $(TESTS)
+all: $(PROGRAMS) $(PRELOAD_LIBS) $(TESTS) $(REDIS_SERVER)
 
 deps:
 	@bash scripts/install-deps.sh

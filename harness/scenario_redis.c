@@ -247,7 +247,7 @@ static const as_scen_param_t ops_params[] = {
 	{ "pipeline", "1", "requests in flight per connection (the suite runs 1 and 16)" },
 	{ "requests", "50000", "requests per command" },
 	{ "keyspace", "100000", "random keys over key:0..keyspace-1" },
-	{ "tests", "SET,GET,INCR,LPUSH,LRANGE_100,LPOP,SADD,HSET,ZADD", "commands, in order" },
+	{ "tests", "SET+GET+INCR+LPUSH+LRANGE_100+LPOP+SADD+HSET+ZADD", "commands, in order, joined by +" },
 	{ NULL, NULL, NULL },
 };
 
@@ -305,9 +305,9 @@ AS_SCENARIO_REGISTER(frag_scen)
 // check an allocator can get. glibc's counts, run the same way, go beside.
 
 static const as_scen_param_t suite_params[] = {
-	{ "units", "unit/type/string,unit/type/incr,unit/type/list,unit/type/hash,unit/type/set,"
-		   "unit/type/zset,unit/expire,unit/keyspace",
-	  "test units (comma list), or all" },
+	{ "units", "unit/type/string+unit/type/incr+unit/type/list+unit/type/hash+unit/type/set+"
+		   "unit/type/zset+unit/expire+unit/keyspace",
+	  "test units joined by +, or all" },
 	{ "clients", "2", "parallel test clients of runtest" },
 	{ NULL, NULL, NULL },
 };
@@ -324,6 +324,25 @@ static int suite_available(char *why, size_t len)
 	free(rt);
 	free(dir);
 	return ok ? 0 : -1;
+}
+
+/// Remove ANSI colour sequences (ESC [ ... m) in place: the suite colours
+/// its [ok]/[err] tags when TERM looks like a terminal.
+static void strip_ansi(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r;) {
+		if (r[0] == '\x1b' && r[1] == '[') {
+			r += 2;
+			while (*r && *r != 'm')
+				r++;
+			if (*r)
+				r++;
+			continue;
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
 }
 
 /// Sum malloc_served over the per-process report files in `dir`.
@@ -367,20 +386,22 @@ static void suite_run(as_scen_ctx_t *ctx)
 	as_strv_t argv = { 0 }, env = { 0 }, units = { 0 };
 	as_child_t tcl = { 0 };
 	mkdir(reports, 0755);
-	// runtest must run from the suite folder; env(1) sets the directory-free
-	// parts, and --dir keeps its temporary files in our workdir.
+	// The suite must run from its own folder (env --chdir), where it keeps
+	// its temporary files (tests/tmp) and cleans them up.
 	as_strv_push(&argv, "/usr/bin/env");
 	as_strv_pushf(&argv, "--chdir=%s", suite);
-	as_strv_push(&argv, "/usr/bin/tclsh");
-	as_strv_push(&argv, "runtest");
+	as_strv_push(&argv, "/usr/bin/tclsh"); // what runtest (a sh wrapper) runs
+	as_strv_push(&argv, "tests/test_helper.tcl");
 	as_strv_push(&argv, "--clients");
 	as_strv_push(&argv, as_scen_param(ctx, "clients"));
-	as_strv_push(&argv, "--tmpdir");
-	as_strv_pushf(&argv, "%s/tmp", ctx->workdir);
 	as_strv_push(&argv, "--no-latency");
-	as_strv_push(&argv, "--dont-clean");
+	// The suite's servers take ports from --baseport up and also use
+	// port+10000 (cluster bus), so stay in 21111..37111; spread concurrent
+	// runs by pid (the suite skips busy ports itself).
+	as_strv_push(&argv, "--baseport");
+	as_strv_pushf(&argv, "%u", 21111u + (unsigned)(getpid() % 500) * 32u);
 	if (strcmp(as_scen_param(ctx, "units"), "all") != 0) {
-		as_strv_split(&units, as_scen_param(ctx, "units"), ',');
+		as_strv_split(&units, as_scen_param(ctx, "units"), '+');
 		for (size_t i = 0; i < units.n; i++) {
 			as_strv_push(&argv, "--single");
 			as_strv_push(&argv, units.v[i]);
@@ -405,6 +426,8 @@ static void suite_run(as_scen_ctx_t *ctx)
 	}
 	char *text = as_read_file(log);
 	unsigned ok = 0, bad = 0, exc = 0;
+	if (text)
+		strip_ansi(text);
 	for (char *p = text; p && (p = strchr(p, '[')); p++) {
 		if (!strncmp(p, "[ok]:", 5))
 			ok++;

@@ -36,12 +36,18 @@ def color(name, i=0):
 class Results:
     """A results.json document with lookups by cell."""
 
-    def __init__(self, path):
+    def __init__(self, path, more=()):
         with open(path) as f:
             doc = json.load(f)
         self.path = path
         self.ctx = doc.get("context", {})
         self.runs = doc.get("runs", [])
+        self.more = []
+        for p in more:  # folders allocscope merge refused: runs added as they are
+            with open(p) as f:
+                d = json.load(f)
+            self.more.append((p, d.get("context", {})))
+            self.runs += d.get("runs", [])
 
     def select(self, workload=None, alloc=None, threads=None, status="ok",
                **params):

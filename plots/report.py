@@ -3,13 +3,15 @@
 """report.py: render the papers' figures from one results folder and write
 the report (make figures; plots/figures.sh calls it).
 
-    python3 plots/report.py RESULTS_DIR [--only KEY,...]
+    python3 plots/report.py RESULTS_DIR [MORE_DIR...] [--only KEY,...]
 
 Reads RESULTS_DIR/results.json (results/SCHEMA.md), renders every figure
 whose data is present into RESULTS_DIR/figures/ (PNG and SVG, with the .dat
 data and .gp scripts under figures/data and figures/gp), and writes
 RESULTS_DIR/report.md and a self-contained RESULTS_DIR/report.html (figures
-embedded as data URIs). A figure whose data is absent is skipped with the
+embedded as data URIs). MORE_DIRs add their runs (for folders that
+`allocscope merge` refused to merge, e.g. after a commit between configs);
+the report names them and uses RESULTS_DIR's context. A figure whose data is absent is skipped with the
 reason in the report. Exit 0 on success (skips included), 2 on bad input, 1
 if gnuplot failed on a figure that had data."""
 
@@ -57,6 +59,10 @@ def write_md(path, R, secs, produced, skipped):
     L.append("")
     L.append("Machine: %s." % R.machine())
     L.append("")
+    for p, ctx in R.more:
+        L.append("Runs also from `%s` (%s, commit %s): not merged by allocscope merge." % (
+            p, ctx.get("date"), ctx.get("commit")))
+        L.append("")
     L.append("Compiler: %s. Runs: %d (%d ok)." % (
         c.get("compiler"), len(R.runs), sum(1 for r in R.runs if r.get("status") == "ok")))
     L.append("")
@@ -165,16 +171,23 @@ def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__.strip())
         return 0 if len(argv) >= 2 else 2
-    rdir = argv[1]
+    args = argv[1:]
     only = None
-    if len(argv) >= 4 and argv[2] == "--only":
-        only = set(argv[3].split(","))
-    rj = os.path.join(rdir, "results.json")
-    if not os.path.isfile(rj):
-        print("report.py: %s: no results.json there" % rdir, file=sys.stderr)
-        return 2
+    if "--only" in args:
+        k = args.index("--only")
+        if k + 1 >= len(args):
+            print("report.py: --only needs a list of section keys", file=sys.stderr)
+            return 2
+        only = set(args[k + 1].split(","))
+        del args[k:k + 2]
+    rdir = args[0]
+    paths = [os.path.join(d, "results.json") for d in args]
+    for rj in paths:
+        if not os.path.isfile(rj):
+            print("report.py: %s: no results.json there" % os.path.dirname(rj), file=sys.stderr)
+            return 2
     try:
-        R = Results(rj)
+        R = Results(paths[0], paths[1:])
     except (OSError, ValueError) as e:
         print("report.py: %s: cannot read: %s" % (rj, e), file=sys.stderr)
         return 2

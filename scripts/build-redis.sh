@@ -17,6 +17,15 @@ out=$(cd "$out" && pwd)
 if [ -x "$out/redis-server" ] && [ -f "$out/VERSION" ]; then
 	exit 0
 fi
+# Another build folder (build/ vs build/asan, ...) may have it already: the
+# Redis binary does not depend on our flags, so reuse it.
+for other in "$top/build/redis" "$top"/build/*/redis; do
+	if [ -x "$other/redis-server" ] && [ -f "$other/VERSION" ] && [ "$other" != "$out" ]; then
+		cp -r "$other/redis-server" "$other/redis-cli" "$other/redis-benchmark" "$other/VERSION" \
+			"$other/suite" "$out/"
+		exit 0
+	fi
+done
 
 src_list=/etc/apt/sources.list.d/allocscope-src.sources
 if ! apt-get source --print-uris redis >/dev/null 2>&1; then

@@ -36,6 +36,18 @@ TEST(lifetime_size_classes)
 		prev = sc;
 	}
 	check_eq("%u", lt_sc_of(LT_SMALL_MAX), LT_NSC - 1);
+	// The multiply-shift object index is exact over every run.
+	for (unsigned sc = 0; sc < LT_NSC; sc++) {
+		lt_block_t b;
+		memset(&b, 0, sizeof(b));
+		b.start = (char *)0x100000;
+		b.size = lt_sc_size(sc);
+		b.inv = ((uint64_t)1 << 40) / b.size + 1;
+		size_t run = (size_t)lt_sc_blocks(sc) * LT_BLOCK;
+		for (size_t off = 0; off < run; off += 8)
+			if (lt_obj_index(&b, b.start + off) != off / b.size)
+				check_fail("index of offset %zu in class %u", off, sc);
+	}
 	for (unsigned sc = 0; sc < LT_NSC; sc++) {
 		unsigned nb = lt_sc_blocks(sc);
 		check(nb >= 1 && nb <= LT_MAX_RUN);

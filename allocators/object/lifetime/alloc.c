@@ -250,27 +250,119 @@ static lt_block_t *partial_pop(lt_tstate_t *t, unsigned lc, unsigned sc)
 	return b;
 }
 
+// Owner lists (avail: private free objects; full: none), doubly linked
+// through prev/next, touched only by the owning thread. A cursor walks the
+// full list a few runs per refill, looking for objects freed remotely.
+
+static lt_block_t **own_list(lt_tstate_t *t, const lt_block_t *b)
+{
+	return b->where == LT_W_AVAIL ? &t->avail[b->lc][b->sc] : &t->full[b->lc][b->sc];
+}
+
+static void own_push(lt_tstate_t *t, lt_block_t *b, uint8_t where)
+{
+	b->where = where;
+	lt_block_t **head = own_list(t, b);
+	b->prev = NULL;
+	b->next = *head;
+	if (*head)
+		(*head)->prev = b;
+	*head = b;
+}
+
+static void own_del(lt_tstate_t *t, lt_block_t *b)
+{
+	lt_block_t **head = own_list(t, b);
+	if (b->where == LT_W_FULL && t->full_cur[b->lc][b->sc] == b)
+		t->full_cur[b->lc][b->sc] = b->next;
+	if (b->prev)
+		b->prev->next = b->next;
+	else
+		*head = b->next;
+	if (b->next)
+		b->next->prev = b->prev;
+	b->prev = b->next = NULL;
+	b->where = LT_W_CUR;
+}
+
+/// Take the objects other threads freed into owned run b; returns how many.
+static uint32_t collect_xfree(lt_block_t *b)
+{
+	uintptr_t x = as_atomic_exchange_acquire(&b->xfree, (uintptr_t)0);
+	if (!x)
+		return 0;
+	uint32_t n = 0;
+	uintptr_t tail = x;
+	for (;;) {
+		n++;
+		uintptr_t nx = *(uintptr_t *)tail;
+		if (!nx)
+			break;
+		tail = nx;
+	}
+	*(void **)tail = b->free;
+	b->free = (void *)x;
+	b->nfree += n;
+	as_atomic_fetch_add_acq_rel(&b->state, n);
+	return n;
+}
+
+/// True when no object of owned run b is live (all are in its reserve).
+static inline bool owned_all_free(lt_block_t *b)
+{
+	uint32_t count = as_atomic_load_relaxed(&b->state) & LT_COUNT; // remote frees only lower it
+	return count == b->nfree + (b->capacity - b->bump);
+}
+
+/// Look at up to four full runs (from the cursor on) for objects freed by
+/// other threads: a run that emptied goes back to its region, one with
+/// objects becomes available again.
+static void scan_full(lt_tstate_t *t, unsigned lc, unsigned sc)
+{
+	lt_block_t *b = t->full_cur[lc][sc] ? t->full_cur[lc][sc] : t->full[lc][sc];
+	for (unsigned k = 0; k < 4 && b; k++) {
+		lt_block_t *next = b->next;
+		if (as_atomic_load_relaxed(&b->xfree) && collect_xfree(b)) { // peek; exchange decides
+			own_del(t, b);
+			if (owned_all_free(b))
+				run_disown(b);
+			else
+				own_push(t, b, LT_W_AVAIL);
+		}
+		b = next;
+	}
+	t->full_cur[lc][sc] = b;
+}
+
 static AS_NOINLINE void *refill(lt_tstate_t *t, unsigned lc, unsigned sc)
 {
 	lt_block_t *b = t->cur[lc][sc];
 	if (b) {
-		uintptr_t x = as_atomic_exchange_acquire(&b->xfree, (uintptr_t)0);
-		if (x) {
-			uint32_t n = list_len(x);
-			as_atomic_fetch_add_acq_rel(&b->state, n);
-			void *p = (void *)x;
+		if (collect_xfree(b)) {
+			void *p = b->free;
 			b->free = *(void **)p;
-			b->nfree = n - 1;
+			b->nfree--;
 			return p;
 		}
+		// Exhausted: keep owning it (its objects' frees stay local).
 		t->cur[lc][sc] = NULL;
-		run_disown(b);
+		own_push(t, b, LT_W_FULL);
 	}
-	b = partial_pop(t, lc, sc);
-	if (!b)
-		b = lt_run_acquire(t, lc, sc);
-	if (!b)
-		return NULL;
+	b = t->avail[lc][sc];
+	if (!b) {
+		scan_full(t, lc, sc);
+		b = t->avail[lc][sc];
+	}
+	if (b) {
+		own_del(t, b);
+	} else {
+		b = partial_pop(t, lc, sc);
+		if (!b)
+			b = lt_run_acquire(t, lc, sc);
+		if (!b)
+			return NULL;
+	}
+	b->where = LT_W_CUR;
 	t->cur[lc][sc] = b;
 	if (b->free) {
 		void *p = b->free;
@@ -278,7 +370,9 @@ static AS_NOINLINE void *refill(lt_tstate_t *t, unsigned lc, unsigned sc)
 		b->nfree--;
 		return p;
 	}
-	return b->start + (size_t)b->bump++ * b->size;
+	if (b->bump < b->capacity)
+		return b->start + (size_t)b->bump++ * b->size;
+	return refill(t, lc, sc); // an avail run that emptied meanwhile: rare
 }
 
 // ---------------------------------------------------------------------------
@@ -401,6 +495,21 @@ void *lt_aligned(size_t align, size_t size, const void *ret, const void *sp)
 	return large_alloc(t, size, align);
 }
 
+/// A local free into an owned run that is not current: a full run becomes
+/// available; a run with nothing live left goes back to its region.
+static AS_NOINLINE void local_free_slow(lt_tstate_t *t, lt_block_t *b)
+{
+	if (owned_all_free(b)) {
+		own_del(t, b);
+		run_disown(b);
+		return;
+	}
+	if (b->where == LT_W_FULL) {
+		own_del(t, b);
+		own_push(t, b, LT_W_AVAIL);
+	}
+}
+
 void lt_free(void *p)
 {
 	lt_region_t *r = lt_region_of(p);
@@ -413,7 +522,7 @@ void lt_free(void *p)
 	if (AS_UNLIKELY(!b))
 		return; // not a live run: an invalid free, ignored
 	if (AS_UNLIKELY(as_atomic_load_relaxed(&b->nsampled))) { // owner-published bits
-		uint32_t i = (uint32_t)(((char *)p - b->start) / b->size);
+		uint32_t i = lt_obj_index(b, p);
 		uint64_t bit = 1ULL << (i % 64);
 		if (as_atomic_load_relaxed(&b->sampled[i / 64]) & bit) { // confirmed by the RMW
 			uint64_t old = as_atomic_fetch_and_acq_rel(&b->sampled[i / 64], ~bit);
@@ -429,6 +538,8 @@ void lt_free(void *p)
 		*(void **)p = b->free;
 		b->free = p;
 		b->nfree++;
+		if (AS_UNLIKELY(b->where != LT_W_CUR))
+			local_free_slow(t, b);
 		return;
 	}
 	uintptr_t old = as_atomic_load_relaxed(&b->xfree); // CAS below validates
@@ -464,6 +575,15 @@ void lt_thread_exit(void)
 				t->cur[c][s] = NULL;
 				run_disown(b);
 			}
+			while ((b = t->avail[c][s])) {
+				own_del(t, b);
+				run_disown(b);
+			}
+			while ((b = t->full[c][s])) {
+				own_del(t, b);
+				run_disown(b);
+			}
+			t->full_cur[c][s] = NULL;
 		}
 	memset(t->cache, 0, sizeof(t->cache));
 	t->has_hint = false;

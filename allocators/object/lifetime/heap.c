@@ -403,6 +403,7 @@ lt_block_t *lt_run_acquire(lt_tstate_t *t, unsigned lc, unsigned sc)
 	b->start = r->base + (size_t)idx * LT_BLOCK;
 	b->sc = (uint16_t)sc;
 	b->size = lt_sc_size(sc);
+	b->inv = ((uint64_t)1 << 40) / b->size + 1;
 	b->capacity = (uint32_t)((size_t)n * LT_BLOCK / b->size);
 	b->lc = (uint8_t)lc;
 	b->nblocks = (uint8_t)n;

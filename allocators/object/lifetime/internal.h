@@ -11,7 +11,8 @@
 //               the validate walk and the residual statistics
 //
 // A run is owned by at most one thread, which allocates from a private free
-// list without atomics. Frees from other threads push onto the run's
+// list without atomics; the thread keeps the runs it filled (on its own
+// avail/full lists), so its frees into them stay local too. Frees from other threads push onto the run's
 // atomic `xfree` stack. `state` = OWNED | LISTED | count, where count is the
 // number of objects not sitting in xfree (live objects plus, while owned,
 // the owner's private reserve). The thread that brings an unowned, unlisted
@@ -51,6 +52,7 @@
 
 enum { LT_PRED_NONE, LT_PRED_ONLINE, LT_PRED_PROFILE, LT_PRED_MODEL, LT_PRED_ORACLE };
 enum { LT_R_FREE, LT_R_OPEN, LT_R_ACTIVE };
+enum { LT_W_CUR, LT_W_AVAIL, LT_W_FULL };
 
 // ---------------------------------------------------------------------------
 // Parameters (params.c): one table, environment overrides.
@@ -98,11 +100,13 @@ typedef struct lt_block_s {
 	uint16_t sc;
 	uint8_t lc;
 	uint8_t nblocks;       ///< run length on the head block, 0 on free blocks
+	uint8_t where;         ///< owner's list: LT_W_CUR, LT_W_AVAIL or LT_W_FULL
 	// Remote frees, lists, sampling.
 	_Atomic uintptr_t xfree;
 	lt_region_t *region;
-	struct lt_block_s *prev, *next; ///< partial list
+	struct lt_block_s *prev, *next; ///< partial list, or the owner's avail/full list
 	uint64_t born_ns;
+	uint64_t inv;          ///< floor(2^40 / size) + 1: offset -> index by multiply
 	_Atomic uint64_t sampled[LT_MAX_OBJS / 64];
 } lt_block_t;
 
@@ -166,6 +170,12 @@ lt_region_t *lt_region_of(const void *p);
 lt_block_t *lt_run_acquire(lt_tstate_t *t, unsigned lc, unsigned sc);
 /// Return an empty, unowned, unlisted run to its region.
 void lt_run_release(lt_block_t *b);
+
+/// Index of the object at p in run b (exact for runs up to 256 KiB).
+static inline uint32_t lt_obj_index(const lt_block_t *b, const void *p)
+{
+	return (uint32_t)(((uint64_t)((const char *)p - b->start) * b->inv) >> 40);
+}
 /// Periodic work: region deadlines (promotion) and censoring.
 void lt_heap_tick(uint64_t now);
 uint64_t lt_heap_committed(void);
@@ -190,6 +200,11 @@ typedef struct lt_cache_entry_s {
 
 struct lt_tstate_s {
 	lt_block_t *cur[LT_MAX_CLASSES][LT_NSC];
+	// Runs the thread still owns besides the current one: with private free
+	// objects (avail) or without (full). Local frees always stay local.
+	lt_block_t *avail[LT_MAX_CLASSES][LT_NSC];
+	lt_block_t *full[LT_MAX_CLASSES][LT_NSC];
+	lt_block_t *full_cur[LT_MAX_CLASSES][LT_NSC]; ///< where the next scan starts
 	lt_cache_entry_t cache[LT_CACHE];
 	uint64_t sample_left;
 	uint64_t verify_left;

@@ -163,7 +163,7 @@ bool lt_params_load(char *err, size_t errlen)
 		return false;
 	}
 	uint64_t recycle, tick, purge;
-	if (!env_u64("ALLOCSCOPE_LIFETIME_SAMPLE", 64, 1, 1u << 30, &lt_p.sample_every, err, errlen) ||
+	if (!env_u64("ALLOCSCOPE_LIFETIME_SAMPLE", 256, 1, 1u << 30, &lt_p.sample_every, err, errlen) ||
 	    !env_u64("ALLOCSCOPE_LIFETIME_VERIFY", 1024, 1, 1u << 30, &lt_p.verify_every, err, errlen) ||
 	    !env_u64("ALLOCSCOPE_LIFETIME_MIN_SAMPLES", 4, 1, 1u << 20, &lt_p.min_samples, err, errlen) ||
 	    !env_u64("ALLOCSCOPE_LIFETIME_DECAY", 4096, 16, 1u << 30, &lt_p.decay_at, err, errlen) ||

@@ -360,7 +360,7 @@ void lt_sample_alloc(lt_tstate_t *t, void *p, size_t size, lt_site_t *s, unsigne
 	e->next = lt_sbucket[bk];
 	lt_sbucket[bk] = e;
 	lt_unlock(&lt_slock);
-	uint32_t i = (uint32_t)(((char *)p - b->start) / b->size);
+	uint32_t i = lt_obj_index(b, p);
 	as_atomic_fetch_or_acq_rel(&b->sampled[i / 64], 1ULL << (i % 64));
 	as_atomic_fetch_add_acq_rel(&b->nsampled, 1u);
 	as_atomic_store_relaxed(&t->samples, as_atomic_load_relaxed(&t->samples) + 1); // owner

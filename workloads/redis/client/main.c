@@ -17,7 +17,7 @@ static const as_param_desc_t ops_params[] = {
 	{ "pipeline", "1", "requests in flight per connection" },
 	{ "requests", "50000", "requests per command" },
 	{ "keyspace", "100000", "random keys are drawn from key:0..keyspace-1" },
-	{ "tests", "SET,GET,INCR,LPUSH,LRANGE_100,LPOP,SADD,HSET,ZADD", "commands, in order" },
+	{ "tests", "SET+GET+INCR+LPUSH+LRANGE_100+LPOP+SADD+HSET+ZADD", "commands, in order, joined by +" },
 	{ NULL, NULL, NULL },
 };
 static const as_param_desc_t frag_params[] = {

@@ -173,9 +173,9 @@ void rc_run_ops(unsigned port)
 	char *tests = strdup(as_param_str("tests"));
 	if (!tests)
 		as_probe_fail("out of memory");
-	for (char *t = strtok(tests, ","); t; t = strtok(NULL, ","))
+	for (char *t = strtok(tests, "+"); t; t = strtok(NULL, "+"))
 		if (!known_test(t)) {
-			fprintf(stderr, "redis-client: unknown test '%s' in tests= (known: SET GET INCR "
+			fprintf(stderr, "redis-client: unknown test '%s' in tests= (known, joined by +: SET GET INCR "
 					"LPUSH LPOP SADD HSET ZADD LRANGE_100)\n", t);
 			exit(2);
 		}
@@ -198,7 +198,7 @@ void rc_run_ops(unsigned port)
 
 	uint64_t t0 = as_now_ns();
 	uint64_t total_requests = 0;
-	for (char *t = strtok(tests, ","); t; t = strtok(NULL, ",")) {
+	for (char *t = strtok(tests, "+"); t; t = strtok(NULL, "+")) {
 		run_test(t, conns, nconn, pipeline, requests, &m, total);
 		total_requests += requests;
 	}
