@@ -211,8 +211,9 @@ def llfree_metadata(R):
     if not allocs:
         sec["skip"] = "no frame run reported metadata_bytes_per_gib"
         return sec
-    p = Panel("metadata per GiB of frames", "allocator", "bytes per GiB (log scale)",
-              kind="bars", logy=True, groups=allocs)
+    p = Panel("metadata per GiB of frames (bars: min..max over memory sizes run)", "allocator",
+              "bytes per GiB (log scale)", kind="bars", logy=True, groups=allocs,
+              ref=(33 * 1024, "LLFree paper: ~33 KiB per GiB [V]"))
     s = Series("metadata bytes per GiB", {a: (sorted(vals[a])[len(vals[a]) // 2],
                                              min(vals[a]), max(vals[a])) for a in allocs},
                color_="#1f78b4")

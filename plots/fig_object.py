@@ -129,27 +129,41 @@ def llama_frag(R):
             rp = R.stat(w, a, "rss_peak_bytes", t)
             if not rp:
                 continue
-            rows.append([w, a, t, fmt(rp.median, "B"),
-                         fmt(R.stat(w, a, "live_peak_bytes", t).median, "B"),
+            lp = R.stat(w, a, "live_peak_bytes", t).median
+            rows.append([w, a, t, fmt(rp.median, "B"), fmt(lp, "B"),
+                         fmt(realized(R, w, a, t), "%"),
                          fmt(R.stat(w, a, "frag_peak", t).median, "%"),
                          fmt(R.stat(w, a, "frag_mean", t).median, "%")])
     sec["tables"].append((["workload", "allocator", "threads", "peak RSS", "peak live",
-                           "frag_peak", "frag_mean"], rows))
-    reds = []
+                           "realized (RSS peak - live peak) / live peak", "frag_peak",
+                           "frag_mean"], rows))
+    sec["notes"].append("frag_peak is taken at the RSS peak: an allocator that keeps its "
+                        "memory reaches that peak late, when the live bytes may already be "
+                        "low, so its frag_peak can approach 100%. The realized "
+                        "fragmentation (tcmalloc's definition, A4) compares the two peaks "
+                        "instead, whenever they occur.")
+    reds, reals = [], []
     for w in wls:
         t = tmax(R, w)
         lt = R.stat(w, "lifetime", "frag_mean", t).median
         tc = R.stat(w, "tcmalloc", "frag_mean", t).median
         if lt is not None and tc:
             reds.append((w, 1 - lt / tc))
+        lt, tc = realized(R, w, "lifetime", t), realized(R, w, "tcmalloc", t)
+        if lt is not None and tc:
+            reals.append((w, 1 - lt / tc))
     meas = "; ".join("%s %+.0f%%" % (w, -100 * r) for w, r in reds) or "n/a"
+    if reals:
+        meas += "; of realized fragmentation: " + "; ".join(
+            "%s %+.0f%%" % (w, -100 * r) for w, r in reals)
     why = ("our lifetime allocator is a C re-implementation with a simple online "
            "predictor (no neural model); workloads are ours and short, not Google's "
            "servers; %s cores" % R.ctx.get("cores"))
     sec["claims"].append(dict(
         id="A1", tag="[V]", claim="LLAMA reduces fragmentation", claimed="up to 78%",
-        measured="change of time-averaged fragmentation, lifetime vs tcmalloc: " + meas,
-        ratio="n/a" if not reds else "best reduction measured/claimed: %.2f" % (
+        measured="lifetime vs tcmalloc, relative change (negative = less fragmentation) of "
+                 "time-averaged fragmentation: " + meas,
+        ratio="n/a" if not reds else "best reduction (time-averaged) measured/claimed: %.2f" % (
             max(r for _, r in reds) / 0.78), why=why))
     sec["claims"].append(dict(
         id="A2", tag="[U]", claim="LLAMA fragmentation reduction range across workloads",
@@ -167,6 +181,13 @@ def llama_frag(R):
         why="our imgserver is a different program (own image pipeline, short run) "
             "from the paper's"))
     return sec
+
+
+def realized(R, w, a, t):
+    """(peak RSS - peak live) / peak live, medians over repetitions."""
+    rp = R.stat(w, a, "rss_peak_bytes", t).median
+    lp = R.stat(w, a, "live_peak_bytes", t).median
+    return None if rp is None or not lp else (rp - lp) / lp
 
 
 def llama_accuracy(R):

@@ -17,6 +17,7 @@ if gnuplot failed on a figure that had data."""
 
 import base64
 import html
+import json
 import os
 import sys
 
@@ -42,7 +43,7 @@ def md_table(header, rows):
     return "\n".join(out)
 
 
-CLAIM_HDR = ["claim", "source", "the paper's claim (quoted as theirs)", "claimed",
+CLAIM_HDR = ["claim", "source", "the claim, as its source states it", "claimed",
              "measured here", "ratio", "why it may differ"]
 
 
@@ -51,11 +52,34 @@ def claim_rows(sec):
             for c in sec["claims"]]
 
 
+def commands(R, rdir):
+    """The allocscope command lines behind the results: the parts of a
+    merge (kept in parts/ by figures.sh) or the run itself."""
+    out = []
+    pdir = os.path.join(rdir, "parts")
+    if R.ctx.get("merged_from") and os.path.isdir(pdir):
+        for name in sorted(os.listdir(pdir)):
+            try:
+                with open(os.path.join(pdir, name, "results.json")) as f:
+                    ctx = json.load(f).get("context", {})
+                out.append((ctx.get("command"), ctx.get("date")))
+            except (OSError, ValueError):
+                continue
+    return out or [(R.ctx.get("command"), R.ctx.get("date"))]
+
+
+def summary_rows(secs):
+    return [[c["id"], c["tag"], c["claimed"], c["measured"], c["ratio"], s["title"]]
+            for s in secs for c in s["claims"]]
+
+
 def write_md(path, R, secs, produced, skipped):
     c = R.ctx
     L = ["# allocscope: the papers' figures re-measured", ""]
-    L.append("Run: `%s` (%s, commit %s%s)" % (c.get("command"), c.get("date"),
-                                              c.get("commit"), ", dirty" if c.get("dirty") else ""))
+    L.append("Commit %s%s. Runs:" % (c.get("commit"), ", dirty" if c.get("dirty") else ""))
+    L.append("")
+    for cmd, date in commands(R, os.path.dirname(path)):
+        L.append("- `%s` (%s)" % (cmd, date))
     L.append("")
     L.append("Machine: %s." % R.machine())
     L.append("")
@@ -72,7 +96,12 @@ def write_md(path, R, secs, produced, skipped):
              "as a hypothesis, never a fact). Measured values are medians over the "
              "repetitions of this run; error bars in the figures span min..max.")
     L.append("")
-    L.append("Figures produced: %d. Skipped: %d." % (len(produced), len(skipped)))
+    L.append("Figures produced: %d. Sections skipped: %d." % (len(produced), len(skipped)))
+    L.append("")
+    L.append("## Summary: every claim beside its measurement")
+    L.append("")
+    L.append(md_table(["claim", "source", "claimed", "measured here", "ratio", "section"],
+                      summary_rows(secs)))
     L.append("")
     for s in secs:
         L.append("## %s" % s["title"])
@@ -124,9 +153,10 @@ def write_html(path, R, secs, figdir):
          ".skip{background:#fff4e0;padding:.5em;border-left:4px solid #e69500}",
          "</style></head><body>",
          "<h1>allocscope: the papers' figures re-measured</h1>",
-         "<p>Run: <code>%s</code> (%s, commit %s%s)</p>" % (
-             html.escape(str(c.get("command"))), html.escape(str(c.get("date"))),
-             html.escape(str(c.get("commit"))), ", dirty" if c.get("dirty") else ""),
+         "<p>Commit %s%s. Runs:</p><ul>%s</ul>" % (
+             html.escape(str(c.get("commit"))), ", dirty" if c.get("dirty") else "",
+             "".join("<li><code>%s</code> (%s)</li>" % (html.escape(str(cmd)), html.escape(str(d)))
+                     for cmd, d in commands(R, os.path.dirname(path)))),
          "<p>Machine: %s.</p>" % html.escape(R.machine()),
          "<p>Claims are quoted from <code>shared/reference/claims.md</code> with their source "
          "tags: [V] checked against the paper's data or abstract, [U] commonly quoted but not "
@@ -140,6 +170,9 @@ def write_html(path, R, secs, figdir):
             t.append("<tr>" + "".join("<td>%s</td>" % html.escape(str(x)) for x in r) + "</tr>")
         return "".join(t) + "</table>"
 
+    H.append("<h2>Summary: every claim beside its measurement</h2>")
+    H.append(table(["claim", "source", "claimed", "measured here", "ratio", "section"],
+                   summary_rows(secs)))
     for s in secs:
         H.append("<h2>%s</h2><p>%s</p>" % (html.escape(s["title"]), html.escape(s["what"])))
         if s["skip"]:

@@ -120,7 +120,7 @@ static const tok_t *tok_find(uint32_t h)
 
 static float logprior[MAXC], logunk[MAXC];
 static double total[MAXC];
-static const double alpha = 0.5;
+static const double alpha = 0.1;
 
 static void train(bool all)
 {
@@ -128,16 +128,20 @@ static void train(bool all)
 	for (size_t i = 0; i < nex; i++) {
 		if (ex[i].held && !all)
 			continue;
-		prior[ex[i].label] += 1;
-		n += 1;
+		// A site counts by the log of its allocations: busy sites matter
+		// more, without one hot site drowning the rest.
+		double w = 1 + log2(1 + ex[i].weight);
+		prior[ex[i].label] += w;
+		n += w;
 		for (unsigned k = 0; k < ex[i].ntok; k++) {
-			tok_get(ex[i].tok[k])->count[ex[i].label] += 1;
-			total[ex[i].label] += 1;
+			tok_get(ex[i].tok[k])->count[ex[i].label] += w;
+			total[ex[i].label] += w;
 		}
 	}
 	for (unsigned c = 0; c < hdr.nclasses; c++) {
 		logprior[c] = (float)log((prior[c] + 1) / (n + hdr.nclasses));
-		logunk[c] = (float)log(alpha / (total[c] + alpha * (double)(ntoks + 1)));
+		// Tokens never seen in training say nothing about the class.
+		logunk[c] = 0;
 	}
 }
 

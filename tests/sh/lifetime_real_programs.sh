@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Real programs under LD_PRELOAD=liballocscope-lifetime.so give the same
 # output as under glibc: python3, perl, gcc compiling a C file (identical
-# object file), git log on this repo, sort of a generated 10 MB file and
+# object file), git log on this repo, sort of a generated 5 MB file and
 # sqlite3 running a scripted workload; for the online predictor, the `none`
 # ablation and lifetime@llfree (ALLOCSCOPE_PAGESOURCE=frame@llfree; skipped
 # with a message when the library cannot start on it). Also proves that the
@@ -25,8 +25,8 @@ if [ ! -f "$LIB" ]; then
 fi
 PY=$(python3 -c 'import sys; print(sys.executable)')
 
-if [ ! -s "$TMP/big.txt" ] || [ "$(wc -l <"$TMP/big.txt")" -ne 300000 ]; then
-	awk 'BEGIN { srand(7); for (i = 0; i < 300000; i++)
+if [ ! -s "$TMP/big.txt" ] || [ "$(wc -l <"$TMP/big.txt")" -ne 150000 ]; then
+	awk 'BEGIN { srand(7); for (i = 0; i < 150000; i++)
 		printf "%08x %s %d\n", int(rand() * 4294967295), substr("abcdefghijklmnopqrstuvwxyz", int(rand() * 20) + 1, 6), int(rand() * 1000000) }' \
 		>"$TMP/big.txt"
 fi
@@ -47,8 +47,8 @@ int main(void)
 C
 cat >"$TMP/work.sql" <<'SQL'
 CREATE TABLE t(id INTEGER PRIMARY KEY, k TEXT, v BLOB);
-WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 50000)
-INSERT INTO t(k, v) SELECT printf('key%06d', (x * 7919) % 50000), replace(hex(zeroblob(x % 300)), '00', 'ab') FROM c;
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000)
+INSERT INTO t(k, v) SELECT printf('key%06d', (x * 7919) % 20000), replace(hex(zeroblob(x % 300)), '00', 'ab') FROM c;
 CREATE INDEX tk ON t(k);
 DELETE FROM t WHERE id % 3 = 0;
 SELECT count(*), sum(length(v)), min(k), max(k) FROM t;
@@ -58,7 +58,7 @@ head_commit=$(git rev-parse HEAD 2>/dev/null)
 
 programs=(
 	"python3|'$PY' -c 'import json, collections; d = collections.defaultdict(list)
-for i in range(120000): d[i % 1013].append(str(i) * (i % 7))
+for i in range(60000): d[i % 1013].append(str(i) * (i % 7))
 s = json.dumps({str(k): len(v) for k, v in d.items()}, sort_keys=True)
 print(len(s), sum(len(x) for v in d.values() for x in v))'"
 	"perl|perl -e 'my %h; for my \$i (1..150000) { \$h{\$i % 997} .= \"y\" x (\$i % 11) } my \$s = 0; \$s += length(\$h{\$_}) for keys %h; print scalar(keys %h), \" \$s\\n\"'"

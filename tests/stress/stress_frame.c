@@ -21,7 +21,8 @@
 // `make test` stays within its time budget), times as_test_scale(). The full
 // sizes of the issues: AS_FRAME_STRESS_OPS=10000000 (issue 5), 100000000 for
 // nbbs (issue 6). AS_FRAME_STRESS_ALLOC=NAME runs one allocator only (it
-// says so), AS_FRAME_STRESS_VERBOSE=1 prints each configuration's counts and
+// says so), AS_FRAME_STRESS_CONFIG=SUBSTRING only the matching
+// configurations, AS_FRAME_STRESS_VERBOSE=1 prints each configuration's counts and
 // time. A self-test first runs the checker against a deliberately
 // broken allocator and requires it to report an overlap.
 #include <pthread.h>
@@ -220,8 +221,7 @@ typedef struct st_thread_s {
 	uint64_t cap;
 	as_rng_t rng;
 	uint64_t gets, fails, puts, remote_puts;
-	bool emptying; ///< burst mode: putting the burst back
-	uint64_t head; ///< burst mode: next block to put, held[head..nheld)
+	uint64_t head; ///< next block st_unhold_ordered takes: held[head..nheld)
 } st_thread_t;
 
 typedef struct st_run_s {
@@ -232,6 +232,7 @@ typedef struct st_run_s {
 	st_thread_t th[ST_MAX_THREADS];
 	st_mailbox_t box[ST_MAX_THREADS];
 	uint64_t ops_per_thread; ///< in the current phase
+	pthread_barrier_t bar;   ///< burst mode: all threads between bursts
 	_Atomic bool overlap;
 	_Atomic bool bad;        ///< put error, out-of-range or misaligned block
 	char msg[512];           ///< first failure, written once under msg_lock
@@ -332,7 +333,8 @@ static st_block_t st_unhold(st_thread_t *t, uint64_t i)
 	return b;
 }
 
-/// Burst mode: take the oldest held block (a FIFO over the held array).
+/// Take the oldest held block (a FIFO over the held array, for bursts and
+/// the final cleanup).
 static st_block_t st_unhold_ordered(st_thread_t *t)
 {
 	st_block_t b = t->held[t->head++];
@@ -387,17 +389,8 @@ static void *st_thread_main(void *p)
 		if ((op & 63) == 0)
 			st_drain_mailbox(r, tid);
 		uint64_t x = as_rng_next(&t->rng);
-		bool want_get;
-		if (cfg->burst) {
-			if (t->emptying && t->nheld == 0)
-				t->emptying = false;
-			else if (!t->emptying && t->nheld >= cfg->burst)
-				t->emptying = true;
-			want_get = !t->emptying;
-		} else {
-			// Below the target, get 3 times in 4; above, put 3 in 4.
-			want_get = t->held_frames < target ? (x & 3) != 0 : (x & 3) == 0;
-		}
+		// Below the target, get 3 times in 4; above, put 3 times in 4.
+		bool want_get = t->held_frames < target ? (x & 3) != 0 : (x & 3) == 0;
 		if (want_get && t->nheld < t->cap) {
 			unsigned order = cfg->min_order + (unsigned)((x >> 8) % span);
 			// Small orders more often: halve the order half the time.
@@ -410,16 +403,13 @@ static void *st_thread_main(void *p)
 					st_report(r, &r->bad, "%s: get(order %u) failed with %s",
 						  r->ops->name, order, frame_strerror(res.err));
 				t->fails++;
-				t->emptying = cfg->burst != 0;
 				continue;
 			}
 			if (!st_claim(r, tid, res.frame, order))
 				break;
 			st_hold(t, (st_block_t){ res.frame, order });
 		} else if (t->nheld) {
-			// Bursts put in get order (as thread-test does), else at random.
-			st_block_t b = cfg->burst ? st_unhold_ordered(t) :
-						    st_unhold(t, (x >> 24) % t->nheld);
+			st_block_t b = st_unhold(t, (x >> 24) % t->nheld);
 			// One put in 8 goes to the neighbour, who puts it later.
 			if (cfg->threads > 1 && ((x >> 40) & 7) == 0 &&
 			    st_send(r, (tid + 1) % cfg->threads, b))
@@ -427,6 +417,54 @@ static void *st_thread_main(void *p)
 			st_release_put(r, tid, b);
 			t->puts++;
 		}
+	}
+	return NULL;
+}
+
+/// Burst mode (the NBBS thread-test pattern): every thread gets cfg->burst
+/// blocks, then puts them in get order (odd threads in two half bursts, so
+/// gets and puts of different threads overlap); after each burst all threads wait
+/// while thread 0 runs validate, so a stale mark left by a racing put is
+/// seen before a later burst can repair it.
+static void *st_burst_thread(void *p)
+{
+	st_targ_t *ta = p;
+	st_run_t *r = ta->run;
+	unsigned tid = ta->tid;
+	st_thread_t *t = &r->th[tid];
+	const st_cfg_t *cfg = r->cfg;
+	uint64_t bursts = r->ops_per_thread / (2 * cfg->burst) + 1;
+	// Odd threads split each period into two half bursts, so their puts
+	// run while the even threads get, and the other way round.
+	unsigned subs = 1 + tid % 2;
+	for (uint64_t k = 0; k < bursts; k++) {
+		for (unsigned sub = 0; sub < subs; sub++) {
+			for (uint64_t i = 0; i < cfg->burst / subs; i++) {
+				frame_result_t res = r->ops->get(r->fa, tid, cfg->min_order);
+				t->gets++;
+				if (res.err != FRAME_OK) {
+					t->fails++;
+					continue;
+				}
+				if (!st_claim(r, tid, res.frame, cfg->min_order))
+					break;
+				st_hold(t, (st_block_t){ res.frame, cfg->min_order });
+			}
+			while (t->nheld) {
+				st_release_put(r, tid, st_unhold_ordered(t));
+				t->puts++;
+			}
+		}
+		pthread_barrier_wait(&r->bar);
+		if (tid == 0) {
+			char why[256] = "";
+			if (!r->ops->validate(r->fa, why, sizeof(why)))
+				st_report(r, &r->bad, "%s: validate after burst %llu: %s",
+					  r->ops->name, (unsigned long long)k + 1, why);
+		}
+		pthread_barrier_wait(&r->bar);
+		if (as_atomic_load_relaxed(&r->overlap) || as_atomic_load_relaxed(&r->bad))
+			break; // relaxed: read after the barrier, which ordered the write
 	}
 	return NULL;
 }
@@ -439,7 +477,8 @@ static void st_phase(st_run_t *r, uint64_t ops_per_thread)
 	r->ops_per_thread = ops_per_thread;
 	for (unsigned i = 0; i < r->cfg->threads; i++) {
 		ta[i] = (st_targ_t){ r, i };
-		pthread_create(&th[i], NULL, st_thread_main, &ta[i]);
+		pthread_create(&th[i], NULL, r->cfg->burst ? st_burst_thread : st_thread_main,
+			       &ta[i]);
 	}
 	for (unsigned i = 0; i < r->cfg->threads; i++)
 		pthread_join(th[i], NULL);
@@ -493,6 +532,7 @@ static void st_run(const struct frame_ops *ops, const st_cfg_t *cfg, uint64_t to
 	r->ops = ops;
 	r->cfg = cfg;
 	pthread_mutex_init(&r->msg_lock, NULL);
+	pthread_barrier_init(&r->bar, NULL, cfg->threads);
 	r->fa = ops->create(&fc, err, sizeof(err));
 	if (!r->fa) {
 		snprintf(res->msg, sizeof(res->msg), "%s: create(%llu frames) failed: %s", ops->name,
@@ -549,6 +589,7 @@ static void st_run(const struct frame_ops *ops, const st_cfg_t *cfg, uint64_t to
 	as_meta_free((void *)r->own, cfg->frames / 8, 64);
 	ops->destroy(r->fa);
 out_state:
+	pthread_barrier_destroy(&r->bar);
 	as_meta_free(r, sizeof(*r), 64);
 }
 
@@ -591,6 +632,7 @@ TEST(frame_stress_all)
 	unsigned n = 0;
 	char names[512] = "";
 	const char *only = getenv("AS_FRAME_STRESS_ALLOC");
+	const char *cfg_only = getenv("AS_FRAME_STRESS_CONFIG");
 	for (const struct frame_ops *const *o = frame_allocators; *o; o++) {
 		const struct frame_ops *ops = *o;
 		uint64_t done = 0;
@@ -602,6 +644,8 @@ TEST(frame_stress_all)
 		// Spread the per-allocator budget over the configurations.
 		for (unsigned i = 0; i < AS_ARRAY_LEN(st_configs); i++) {
 			st_result_t res;
+			if (cfg_only && *cfg_only && !strstr(st_configs[i].name, cfg_only))
+				continue;
 			struct timespec t0, t1;
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			st_run(ops, &st_configs[i], total / AS_ARRAY_LEN(st_configs), 42 + i, &res);

@@ -405,10 +405,14 @@ TEST(llfree_recovery)
 	llfree_ops.stats(fa, &before);
 	size_t lb = l->lower_bytes;
 	char err[256];
-	for (int deep = 0; deep <= 1; deep++) {
+	// case 0: clean shutdown, shallow; 1: deep asked for, stale counter;
+	// 2: shallow asked for but the region is marked crashed, stale counter
+	for (int kase = 0; kase <= 2; kase++) {
+		bool deep = kase == 1;
 		void *copy = aligned_alloc(64, as_align_up(lb, 64));
 		memcpy(copy, l->lower, lb);
-		if (deep) { // a crash between bits and counter: stale counters
+		((llf_lower_hdr_t *)copy)->crashed = kase == 2;
+		if (kase) { // a crash between bits and counter: stale counters
 			llf_pair_t *pairs = (llf_pair_t *)((char *)copy +
 							   ((llf_lower_hdr_t *)copy)->child_off);
 			uint64_t c = fr[1] / 512;

@@ -26,12 +26,18 @@
 
 #define BUDDY_PCP_BATCH_SCALE_MAX 5 // CONFIG_PCP_BATCH_SCALE_MAX
 
+// The pcp-list unlink happens inside the zone lock, as in free_pcppages_bulk:
+// it is the same pass that feeds free_one (a detach beforehand would need a
+// second walk over the same descriptors), and the pcp is private (its lock
+// is held), so it adds two stores per block to the hold time.
 uint32_t buddy_pcp_free_bulk(frame_alloc_t *fa, buddy_pcp_t *p, uint32_t nr, unsigned first)
 {
 	buddy_page_t *pg = fa->pages;
-	uint32_t chain = BUDDY_NIL, freed = 0;
+	uint32_t freed = 0;
 	unsigned idx = first;
-	// Detach under the pcp lock alone, so the zone lock covers only merging.
+	if (nr == 0 || p->count == 0)
+		return 0;
+	buddy_lock(&fa->lock);
 	while (freed < nr && p->count > freed) {
 		while (p->lists[idx].head == BUDDY_NIL)
 			idx = (idx + 1) % BUDDY_PCP_LISTS;
@@ -40,32 +46,27 @@ uint32_t buddy_pcp_free_bulk(frame_alloc_t *fa, buddy_pcp_t *p, uint32_t nr, uns
 		do {
 			uint32_t pfn = l->tail;
 			buddy_list_del(pg, l, pfn);
-			pg[pfn].next = chain;
-			chain = pfn;
+			buddy_free_one_locked(fa, pfn, order);
 			freed += 1u << order;
 		} while (freed < nr && l->head != BUDDY_NIL);
 		idx = (idx + 1) % BUDDY_PCP_LISTS;
 	}
-	if (chain == BUDDY_NIL)
-		return 0;
-	p->count -= freed;
-	buddy_lock(&fa->lock);
-	while (chain != BUDDY_NIL) {
-		uint32_t next = pg[chain].next;
-		buddy_free_one_locked(fa, chain, pg[chain].order);
-		chain = next;
-	}
 	buddy_unlock(&fa->lock);
+	p->count -= freed;
 	return freed;
 }
 
-// Fill the empty list `idx` from the zone; returns the blocks added.
+// Fill the empty list `idx` from the zone; returns the blocks added. The
+// blocks are linked onto the (empty, private) pcp list as the zone hands
+// them out, in that order, as rmqueue_bulk does: the descriptors are hot
+// from rmqueue, and a second pass after the unlock would touch them again.
 static AS_NOINLINE uint32_t pcp_refill(frame_alloc_t *fa, buddy_pcp_t *p, unsigned idx,
 				       unsigned order)
 {
 	buddy_page_t *pg = fa->pages;
+	buddy_list_t *l = &p->lists[idx];
 	uint32_t want = fa->batch > 1 ? AS_MAX(fa->batch >> order, 2u) : 1u;
-	uint32_t chain = BUDDY_NIL, got = 0;
+	uint32_t got = 0;
 	if (fa->autotune)
 		p->high = (uint32_t)AS_MIN((uint64_t)p->high + fa->batch, p->high_max);
 	buddy_lock(&fa->lock);
@@ -73,19 +74,10 @@ static AS_NOINLINE uint32_t pcp_refill(frame_alloc_t *fa, buddy_pcp_t *p, unsign
 		uint32_t pfn = buddy_rmqueue_locked(fa, order, BUDDY_PG_PCP);
 		if (pfn == BUDDY_NIL)
 			break;
-		pg[pfn].next = chain;
-		chain = pfn;
+		buddy_list_push_tail(pg, l, pfn);
 		got++;
 	}
 	buddy_unlock(&fa->lock);
-	// The chain is newest-first; pushing each on the head leaves the first
-	// block taken at the head, in the order the zone handed them out.
-	buddy_list_t *l = &p->lists[idx];
-	while (chain != BUDDY_NIL) {
-		uint32_t next = pg[chain].next;
-		buddy_list_push_head(pg, l, chain);
-		chain = next;
-	}
 	p->count += got << order;
 	return got;
 }

@@ -147,8 +147,10 @@ void llf_recover(llf_t *l, bool deep);
 
 // llfree.c
 /// Create over an existing lower region (e.g. a file mapping) after a
-/// restart; `deep` recounts children from the bitfields (after a crash).
-/// The region stays owned by the caller. NULL with a reason on error.
+/// restart; `deep` recounts children from the bitfields (after a crash;
+/// also done when the region's `crashed` flag is still set). The region
+/// stays owned by the caller; destroy marks it clean. NULL with a reason
+/// on error.
 frame_alloc_t *llf_create_from_lower(void *region, size_t bytes, unsigned cores,
 				     const char *options, bool deep, char *err,
 				     size_t errlen);

@@ -102,11 +102,16 @@ static frame_alloc_t *llf_create(const frame_config_t *cfg, char *err, size_t er
 frame_alloc_t *llf_create_from_lower(void *region, size_t bytes, unsigned cores,
 				     const char *options, bool deep, char *err, size_t errlen)
 {
+	// A region still marked in use was not shut down cleanly: recount
+	// from the bitfields even if the caller did not ask for it.
+	bool crashed = bytes >= sizeof(llf_lower_hdr_t) &&
+		       ((const llf_lower_hdr_t *)region)->magic == LLF_LOWER_MAGIC &&
+		       ((const llf_lower_hdr_t *)region)->crashed;
 	llf_t *l = create_upper(region, bytes, cores, options, err, errlen);
 	if (!l)
 		return NULL;
 	l->lower_owned = false;
-	llf_recover(l, deep);
+	llf_recover(l, deep || crashed);
 	return (frame_alloc_t *)(void *)l;
 }
 

@@ -236,8 +236,24 @@ static unsigned nbbs_try(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, u
 	_Atomic uint64_t *n = nbbs_node(fa, k, i);
 	// Relaxed pre-check: only a filter that keeps the scan from taking cache
 	// lines exclusive; the CAS below decides.
-	if (!first && as_atomic_load_relaxed(n) != 0)
-		return k;
+	if (!first) {
+		if (as_atomic_load_relaxed(n) != 0)
+			return k;
+		// Read-only probe up to the first non-zero ancestor: a node
+		// inside a block allocated whole reads 0 (descendants are not
+		// marked), and claiming it would cost a CAS, a climb and a
+		// rollback just to learn what one load tells. Relaxed: a
+		// filter only; the CAS and climb below decide.
+		uint64_t ci = i;
+		for (unsigned j = k + 1; j <= NBBS_MAX_ORDER; j++) {
+			ci >>= 1;
+			uint64_t w = as_atomic_load_relaxed(nbbs_node(fa, j, ci));
+			if (w & NBBS_OCC)
+				return j;
+			if (w)
+				break;
+		}
+	}
 	uint64_t expect = 0;
 	// CAS 0 -> BUSY: the allocation's linearisation point. It protects the
 	// whole subtree: it fails if any descendant marked n or n was taken.

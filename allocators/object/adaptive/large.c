@@ -12,7 +12,7 @@
 #include "internal.h"
 
 #define LARGE_BUCKETS 52
-#define LARGE_SLOTS 4
+#define LARGE_SLOTS 16
 #define LARGE_CACHE_MAX ((size_t)64 << 20)
 #define LARGE_NONE 0xffffffffu
 

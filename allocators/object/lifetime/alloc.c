@@ -496,12 +496,19 @@ void *lt_aligned(size_t align, size_t size, const void *ret, const void *sp)
 }
 
 /// A local free into an owned run that is not current: a full run becomes
-/// available; a run with nothing live left goes back to its region.
+/// available; a run with nothing live left goes back to its region (or is
+/// kept as the one spare of its kind).
 static AS_NOINLINE void local_free_slow(lt_tstate_t *t, lt_block_t *b)
 {
 	if (owned_all_free(b)) {
 		own_del(t, b);
-		run_disown(b);
+		// Keep one empty run per (class, size class) while nothing else is
+		// available, so a thread that frees everything and allocates again
+		// does not return and re-take runs from the region layer each time.
+		if (t->avail[b->lc][b->sc])
+			run_disown(b);
+		else
+			own_push(t, b, LT_W_AVAIL);
 		return;
 	}
 	if (b->where == LT_W_FULL) {
