@@ -5,7 +5,8 @@
 // 2 MiB (and beyond), malloc_usable_size exactness, free(NULL), threads that
 // exit with full caches, fork while other threads allocate, and the
 // allocscope_* hooks (served counter, name, report). Prints one line per
-// failed check and "N passed, N failed"; exit 1 on any failure.
+// failed check and "N passed, N failed"; exit 1 on any failure. With
+// --churn it only churns one size class (to make a controller act).
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
@@ -271,8 +272,25 @@ static void test_hooks(const char *expect_name)
 	CHECK(passed == p0 + 1);
 }
 
+/// Misses on one class, many times: enough for the adaptive controller to act
+/// (used by the trace check of preload_contract.sh).
+static int churn(void)
+{
+	enum { N = 2000 };
+	static void *v[N];
+	for (int r = 0; r < 300; r++) {
+		for (int i = 0; i < N; i++)
+			v[i] = malloc(48);
+		for (int i = 0; i < N; i++)
+			free(v[i]);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "--churn") == 0)
+		return churn();
 	test_basic();
 	test_calloc();
 	test_realloc();

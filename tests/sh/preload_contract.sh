@@ -54,5 +54,18 @@ for v in "${variants[@]}"; do
 		if [ "$got" = "$expect_cxx" ]; then ok; else bad "$name c++: got '$got' expected '$expect_cxx'"; fi
 	fi
 done
+# The controller's change trace (ALLOCSCOPE_ADAPTIVE_TRACE): one
+# well-formed line per change, none when the controller is off.
+rm -f "$TMP/trace.txt" "$TMP/trace-static.txt"
+ALLOCSCOPE_ADAPTIVE_TRACE=$TMP/trace.txt LD_PRELOAD="$LIB" "$TMP/contract" --churn
+ALLOCSCOPE_ADAPTIVE_CONTROLLER=0 ALLOCSCOPE_ADAPTIVE_TRACE=$TMP/trace-static.txt LD_PRELOAD="$LIB" "$TMP/contract" --churn
+lines=$(wc -l <"$TMP/trace.txt" 2>/dev/null || echo 0)
+badl=$(grep -cvE '^[0-9]+ [0-9a-f]+ (batch|cap|watermark|numa_weight) -?[0-9]+ [0-9]+$' "$TMP/trace.txt" 2>/dev/null)
+if [ "$lines" -gt 0 ] && [ "$badl" = 0 ] && [ ! -e "$TMP/trace-static.txt" ]; then
+	ok
+	echo "controller trace: $lines changes traced, none with the controller off"
+else
+	bad "controller trace: $lines lines, $badl malformed, static trace file $([ -e "$TMP/trace-static.txt" ] && echo exists || echo absent)"
+fi
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

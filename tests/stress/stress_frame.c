@@ -604,6 +604,7 @@ static const st_cfg_t st_configs[] = {
 	{ "1GiB-o9-10-4t-90%", 262144, 9, 10, 4, 90, 0 },
 	// The NBBS thread-test pattern: bursts of order-0 gets, then puts.
 	{ "256MiB-o0-2t-bursts", 65536, 0, 0, 2, 0, 12500 },
+	{ "256MiB-o0-3t-bursts", 65536, 0, 0, 3, 0, 8000 },
 };
 
 static uint64_t st_total_ops(void)

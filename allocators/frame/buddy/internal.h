@@ -192,8 +192,9 @@ uint32_t buddy_rmqueue_locked(frame_alloc_t *fa, unsigned order, uint8_t as);
 void buddy_free_one_locked(frame_alloc_t *fa, uint32_t pfn, unsigned order);
 
 /// Get/put straight from/to the zone under its lock (buddy-nopcp, and the
-/// orders and fallbacks of buddy that bypass the pcp). `slow` drains every pcp
-/// and retries once before reporting FRAME_ERR_MEMORY.
+/// orders and fallbacks of buddy that bypass the pcp). With pcps, a get that
+/// finds the zone empty drains every pcp and retries once before reporting
+/// FRAME_ERR_MEMORY; the caller must hold no lock.
 frame_result_t buddy_zone_get(frame_alloc_t *fa, unsigned order);
 frame_err_t buddy_zone_put(frame_alloc_t *fa, uint64_t frame, unsigned order);
 

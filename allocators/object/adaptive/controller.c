@@ -34,6 +34,16 @@
 //              cache came from other nodes; -10 when the thread mapped fresh
 //              memory while other nodes held free memory and its foreign
 //              share stayed under 1/16.
+//
+// With ALLOCSCOPE_ADAPTIVE_TRACE=FILE every change is also appended to FILE
+// as "ns_since_start thread parameter class new_value" (class -1: the
+// thread's or the global parameter), written with write(2), no malloc.
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "internal.h"
 
 #define CTL_OSC_WINDOW 8
@@ -50,10 +60,37 @@ static inline void st_add(_Atomic uint64_t *c, uint64_t v)
 	as_atomic_store_relaxed(c, as_atomic_load_relaxed(c) + v);
 }
 
-/// Count a change of parameter `which` in direction dir (+1/-1).
-static void note_change(adp_tcache_t *tc, unsigned which, int8_t *last_dir,
-			uint8_t *since, int8_t dir)
+static int adp_trace_fd = -1;
+
+void adp_trace_open(void)
 {
+	const char *path = getenv("ALLOCSCOPE_ADAPTIVE_TRACE");
+	if (path && *path)
+		adp_trace_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+/// One line per change when tracing: "ns thread param class value".
+static void trace_change(const adp_tcache_t *tc, unsigned which, int cls, uint64_t value)
+{
+	static const char *const pname[4] = { "batch", "cap", "watermark", "numa_weight" };
+	char line[128];
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec - adp_g.ns0;
+	int n = snprintf(line, sizeof(line), "%llu %lx %s %d %llu\n", (unsigned long long)ns,
+			 (unsigned long)((uintptr_t)tc >> 12), pname[which], cls,
+			 (unsigned long long)value);
+	if (n > 0 && write(adp_trace_fd, line, (size_t)n) < 0)
+		adp_trace_fd = -1;
+}
+
+/// Count (and trace) a change of parameter `which` of class cls (-1: of
+/// the thread or global) to `value`, in direction dir (+1/-1).
+static void note_change(adp_tcache_t *tc, unsigned which, int8_t *last_dir,
+			uint8_t *since, int8_t dir, int cls, uint64_t value)
+{
+	if (AS_UNLIKELY(adp_trace_fd >= 0))
+		trace_change(tc, which, cls, value);
 	st_add(&tc->st.changes[which], 1);
 	if (*last_dir && *last_dir != dir && *since < CTL_OSC_WINDOW)
 		st_add(&tc->st.oscillations[which], 1);
@@ -110,18 +147,18 @@ static void tune_bin(adp_tcache_t *tc, unsigned c, uint32_t interval, unsigned s
 		     cold && (k->batch > 4 || b->n > 0), hyst);
 	if (d > 0) {
 		k->batch = AS_MIN(k->batch * 2, bmax);
-		note_change(tc, ADP_C_BATCH, &k->last_dir[0], &k->since[0], 1);
+		note_change(tc, ADP_C_BATCH, &k->last_dir[0], &k->since[0], 1, (int)c, k->batch);
 	} else if (d < 0) {
 		if (k->batch > 4) {
 			k->batch = AS_MAX(k->batch / 2, 4u);
-			note_change(tc, ADP_C_BATCH, &k->last_dir[0], &k->since[0], -1);
+			note_change(tc, ADP_C_BATCH, &k->last_dir[0], &k->since[0], -1, (int)c, k->batch);
 		}
 		// Give back: the bin's items sat unused for the whole period.
 		uint32_t newcap = AS_MAX(b->cap - b->cap / 8, k->batch);
 		if (newcap < b->cap) {
 			adp_budget_shrink(tc, (uint64_t)(b->cap - newcap) * size);
 			b->cap = newcap;
-			note_change(tc, ADP_C_CAP, &k->last_dir[1], &k->since[1], -1);
+			note_change(tc, ADP_C_CAP, &k->last_dir[1], &k->since[1], -1, (int)c, b->cap);
 		}
 		uint32_t give = low - low / 4;
 		if (give)
@@ -132,7 +169,7 @@ static void tune_bin(adp_tcache_t *tc, unsigned c, uint32_t interval, unsigned s
 		uint32_t cmax = AS_MAX((uint32_t)((1u << 20) / size), 8u);
 		if (b->cap + grow <= cmax && adp_budget_grow(tc, (uint64_t)grow * size)) {
 			b->cap += grow;
-			note_change(tc, ADP_C_CAP, &k->last_dir[1], &k->since[1], 1);
+			note_change(tc, ADP_C_CAP, &k->last_dir[1], &k->since[1], 1, (int)c, b->cap);
 		}
 	}
 	if (b->cap < k->batch) {
@@ -159,14 +196,14 @@ static void tune_watermark(adp_tcache_t *tc, unsigned hyst)
 	uint64_t wm = as_atomic_load_acquire(&adp_g.watermark);
 	if (churn && wm + WM_STEP <= wm_max) {
 		as_atomic_fetch_add_acq_rel(&adp_g.watermark, WM_STEP);
-		note_change(tc, ADP_C_WATERMARK, &tc->wm_last_dir, &tc->wm_since, 1);
+		note_change(tc, ADP_C_WATERMARK, &tc->wm_last_dir, &tc->wm_since, 1, -1, wm + WM_STEP);
 		return;
 	}
 	if (!churn && wm > WM_MIN && as_atomic_load_acquire(&adp_g.retained) < wm / 2 &&
 	    tc->wm_since >= CTL_OSC_WINDOW * hyst / 2) {
 		uint64_t nw = AS_MAX(wm - wm / 8, WM_MIN);
 		if (as_atomic_cas_strong_acq_rel(&adp_g.watermark, &wm, nw)) {
-			note_change(tc, ADP_C_WATERMARK, &tc->wm_last_dir, &tc->wm_since, -1);
+			note_change(tc, ADP_C_WATERMARK, &tc->wm_last_dir, &tc->wm_since, -1, -1, nw);
 			adp_pool_trim();
 		}
 	}
@@ -189,10 +226,10 @@ static void tune_numa(adp_tcache_t *tc, unsigned shift, unsigned hyst)
 	tc->numa_down = down;
 	if (d > 0) {
 		tc->numa_weight = AS_MIN(tc->numa_weight + 10, 100u);
-		note_change(tc, ADP_C_NUMA, &tc->numa_last_dir, &tc->numa_since, 1);
+		note_change(tc, ADP_C_NUMA, &tc->numa_last_dir, &tc->numa_since, 1, -1, tc->numa_weight);
 	} else if (d < 0) {
 		tc->numa_weight = tc->numa_weight >= 10 ? tc->numa_weight - 10 : 0;
-		note_change(tc, ADP_C_NUMA, &tc->numa_last_dir, &tc->numa_since, -1);
+		note_change(tc, ADP_C_NUMA, &tc->numa_last_dir, &tc->numa_since, -1, -1, tc->numa_weight);
 	}
 	tc->iv_local = tc->iv_foreign = 0;
 	tc->steal_chances = 0;

@@ -49,6 +49,8 @@ bool adp_init(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	adp_g.ns0 = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	adp_g.tsc0 = adp_ticks();
+	if (adp_g.controller)
+		adp_trace_open();
 	as_atomic_store_release(&adp_init_state, 2);
 	return true;
 out_fail:

@@ -254,6 +254,8 @@ void adp_free_slow(void *p, adp_slab_t *s);
 /// (a batch, or down to cap; counted as a miss), else exactly `count`.
 void adp_bin_flush(adp_tcache_t *tc, unsigned cls, uint32_t count);
 void adp_ctl_tick(adp_tcache_t *tc);
+/// Open $ALLOCSCOPE_ADAPTIVE_TRACE for the change trace (adp_init).
+void adp_trace_open(void);
 /// Ask the shared budget for `bytes` more capacity; false if denied.
 bool adp_budget_grow(adp_tcache_t *tc, uint64_t bytes);
 void adp_budget_shrink(adp_tcache_t *tc, uint64_t bytes);

@@ -353,6 +353,10 @@ static AS_NOINLINE void *refill(lt_tstate_t *t, unsigned lc, unsigned sc)
 		scan_full(t, lc, sc);
 		b = t->avail[lc][sc];
 	}
+	// Holes in this thread's runs of longer classes (LLAMA's recycling:
+	// shorter objects die before the run's residents).
+	for (unsigned c = lc + 1; !b && lt_p.recycle && c < lt_p.nclasses; c++)
+		b = t->avail[c][sc];
 	if (b) {
 		own_del(t, b);
 	} else {
