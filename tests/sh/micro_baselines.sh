@@ -29,6 +29,16 @@ declare -A LIBS=(
 	[mimalloc]=$D/libmimalloc.so.2
 )
 ALLOCS=(glibc jemalloc tcmalloc mimalloc)
+# A sanitizer build brings its own malloc, which must come first: preloading
+# another allocator (or a shim) under it cannot work. Then only the plain
+# runs are checked, without the malloc_lib check.
+SAN=${SANITIZE:-}
+if [ -n "$SAN" ]; then
+	echo "note: SANITIZE=$SAN build: the LD_PRELOAD baselines and shims are skipped"
+	ALLOCS=(glibc)
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1}
+	export TSAN_OPTIONS=${TSAN_OPTIONS:-allocator_may_return_null=1}
+fi
 
 # workload | threads | small parameters | metrics that must be present
 COMMON="ops_per_s wall_s lat_p99_ns lat_stddev_ns rss_peak_bytes"
@@ -76,10 +86,12 @@ for r in "${RUNS[@]}"; do
 		tail -n 1 "$out" | grep -qx "status ok" || why="$why; last line '$(tail -n 1 "$out")'"
 		served=$(sed -n 's/^info malloc_lib //p' "$out")
 		want=${lib:-libc.so.6}
-		case $served in
-		*"$(basename "$want")") ;;
-		*) why="$why; malloc served by '$served', expected $want" ;;
-		esac
+		if [ -z "$SAN" ]; then
+			case $served in
+			*"$(basename "$want")") ;;
+			*) why="$why; malloc served by '$served', expected $want" ;;
+			esac
+		fi
 		for m in $metrics; do
 			grep -Eq "^metric $m [0-9.e+-]+$" "$out" || why="$why; no numeric metric $m"
 		done
@@ -90,6 +102,12 @@ for r in "${RUNS[@]}"; do
 		fi
 	done
 done
+
+if [ -n "$SAN" ]; then
+	echo "$passed passed, $failed failed"
+	[ $failed -eq 0 ]
+	exit
+fi
 
 # Conformance must see a broken allocator: a calloc that neither zeroes nor
 # checks for overflow (malloc and free stay glibc's, so the run is safe).

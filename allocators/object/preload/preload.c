@@ -29,7 +29,7 @@ PL_EXPORT void *valloc(size_t size);
 PL_EXPORT void *pvalloc(size_t size);
 PL_EXPORT size_t malloc_usable_size(void *p);
 
-static inline void *pl_malloc(size_t size)
+AS_INLINE void *pl_malloc(size_t size)
 {
 	if (AS_UNLIKELY(!pl_ready())) {
 		errno = ENOMEM;
