@@ -115,6 +115,18 @@ void as_alloc_load(void)
 			as_strv_split(&a->env, object_table[i].env, ';');
 		if (object_table[i].pkg && a->available)
 			a->version = as_pkg_version(object_table[i].pkg);
+		// The profile and model predictors need their input file, passed
+		// through the runner's environment; without it the library would
+		// refuse to start, so say so here instead of failing every run.
+		const char *need = !strcmp(a->name, "lifetime-profile") ? "ALLOCSCOPE_LIFETIME_PROFILE"
+				   : !strcmp(a->name, "lifetime-model")	  ? "ALLOCSCOPE_LIFETIME_MODEL"
+									  : NULL;
+		if (need && a->available && !getenv(need)) {
+			a->available = false;
+			a->missing = as_xasprintf("set %s=path (tools/lt-profile or lt-train make one; "
+						  "see allocators/object/lifetime/README.md)",
+						  need);
+		}
 	}
 	// Frame allocators, as framebench names them ("alloc NAME DESCRIPTION").
 	as_strv_t frames = { 0 };

@@ -7,7 +7,7 @@ Each builder takes a figlib.Results and returns a report.Section-like dict
 skip reason when the data is absent. Claims are quoted from
 shared/reference/claims.md with their source tags."""
 
-from figlib import Figure, Panel, Series, fmt, ratio
+from figlib import Figure, Panel, Series, fmt, ratio, stat
 
 FRAME = ["llfree", "buddy", "buddy-nopcp", "nbbs"]
 SIZE = {0: "4 KiB", 3: "32 KiB", 6: "256 KiB", 9: "2 MiB", 10: "4 MiB"}
@@ -156,11 +156,9 @@ def llfree_frag(R):
                 continue
             pts = []
             for i in range(max(len(s) for s in ser)):
-                vals = sorted(s[i] * scale for s in ser if i < len(s) and s[i] is not None)
-                if vals:
-                    pts.append((i, vals[len(vals) // 2] if len(vals) % 2 else
-                                (vals[len(vals) // 2 - 1] + vals[len(vals) // 2]) / 2,
-                                vals[0], vals[-1]))
+                st = stat([s[i] * scale for s in ser if i < len(s) and s[i] is not None])
+                if st:
+                    pts.append((i, st.median, st.lo, st.hi))
             p.add(Series(a, pts))
         panels.append(p)
     f = Figure("llfree_frag", "LLFree frag benchmark: free huge frames and compaction "
@@ -281,7 +279,7 @@ def nbbs(R):
         s = R.stat(w, "buddy-nopcp", "wall_s", tmax, order=0).median
         r = ratio(s, n)
         if r is not None:
-            gaps.append("%s %.2fx" % (w, r))
+            gaps.append((w, r))
     sec["claims"].append(dict(
         id="N1", tag="[V]", claim="NBBS scales better than spin-locked buddies, including Linux's",
         claimed="qualitative (no figures available)",
@@ -294,10 +292,10 @@ def nbbs(R):
         claim="NBBS vs its own spinlock copy, 2 threads, 4 KiB: faster on thread-test and "
               "constant-occupancy",
         claimed="2.5-3.9x",
-        measured=("buddy-nopcp time / nbbs time at %d threads, 4 KiB: %s" % (tmax, ", ".join(gaps)))
-        if gaps else "n/a",
+        measured=("buddy-nopcp time / nbbs time at %d threads, 4 KiB: %s" % (
+            tmax, ", ".join("%s %.2fx" % g for g in gaps))) if gaps else "n/a",
         ratio="n/a" if not gaps else "measured/claimed (vs 2.5x): " + ", ".join(
-            "%.2f" % (float(g.split()[-1][:-1]) / 2.5) for g in gaps),
+            "%s %.2f" % (w, r / 2.5) for w, r in gaps),
         why="the claim compares the authors' nb and sl builds of one tree; our "
             "buddy-nopcp is a different (free-list) spinlock buddy, and its lock is "
             "cheap at 2 threads"))

@@ -275,15 +275,12 @@ def adaptive_claims(R):
               logy=True, groups=wls, ref=(1, "no change"))
     changes = {}
     cols = ["#1f78b4", "#33a02c", "#e31a1c", "#ff7f00", "#6a3d9a", "#b15928"]
-    for i, (cid, m, lab, _, _, _) in enumerate(CLAIM_METRICS + [
-            ("P5cpu", "controller_cpu_frac", "controller CPU", "", "", 0)]):
+    for i, (cid, m, lab, _, _, _) in enumerate(CLAIM_METRICS):
         pts = {}
         for w in wls:
             t = tmax(R, w)
             a = R.stat(w, "adaptive", m, t).median
             s = R.stat(w, "adaptive-static", m, t).median
-            if m == "controller_cpu_frac":
-                continue
             r = ratio(a, s)
             if r is not None and r > 0:
                 pts[w] = (r, None, None)

@@ -349,12 +349,9 @@ class Figure:
         for term in ("png", "svg"):
             r = subprocess.run(["gnuplot", "-e", "term='%s'" % term, "gp/%s.gp" % self.name],
                                cwd=outdir, capture_output=True, text=True)
-            errs = [l for l in r.stderr.splitlines()
-                    if l.strip() and "warning" not in l.lower()]
             if r.returncode != 0:
                 raise RuntimeError("gnuplot failed on %s: %s" % (script, r.stderr.strip()[-400:]))
             if log and r.stderr.strip():
                 log("gnuplot %s (%s): %s" % (self.name, term, r.stderr.strip()[:300]))
             outs.append(os.path.join(outdir, "%s.%s" % (self.name, term)))
-            del errs
         return outs

@@ -33,7 +33,7 @@ command -v python3 >/dev/null || die 2 "python3 is not installed"
 render() {
 	local dir=$1
 	say "rendering figures and the report for $dir"
-	python3 "$here/report.py" "$@" || return $?
+	python3 -B "$here/report.py" "$@" || return $?
 	say "report: $dir/report.md and $dir/report.html; figures in $dir/figures/"
 }
 
@@ -54,12 +54,15 @@ done
 mkdir -p "$ROOT" || die 1 "cannot create $ROOT"
 parts_root=$ROOT/.figures-parts-$$
 mkdir -p "$parts_root" || die 1 "cannot create $parts_root"
-trap 'rm -rf "$parts_root"' EXIT
+# Until the folders are moved next to the report, keep them (and say where)
+# if anything fails: minutes of runs are not thrown away.
+trap '[ -d "$parts_root" ] && say "results so far are kept in $parts_root"' EXIT
 parts=()
 n=$(echo $CONFIGS | wc -w)
 i=0
 failed_runs=0
 start=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 for cfg in $CONFIGS; do
 	i=$((i + 1))
 	name=$(basename "$cfg" .ini)
@@ -101,7 +104,12 @@ for p in "${parts[@]}"; do
 	dest=$dir/parts/$(basename "$(dirname "$p")")-$(basename "$p")
 	mv "$p" "$dest" && extra+=("$dest")
 done
+rm -rf "$parts_root"
 say "runs took $(( $(date +%s) - start )) s"
+# The report prints the machine's load around the runs: on a shared box it
+# explains noisy timings.
+printf 'start %s\nend %s\nseconds %s\n' "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" \
+	"$(( $(date +%s) - start ))" >"$dir/figures-load.txt"
 if [ ${#extra[@]} -eq 0 ] || grep -q "\"merged_from\"" "$dir/results.json"; then
 	render "$dir" || exit 1
 else

@@ -21,6 +21,7 @@ import json
 import os
 import sys
 
+sys.dont_write_bytecode = True  # keep plots/ free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fig_frame  # noqa: E402
@@ -65,7 +66,24 @@ def commands(R, rdir):
                 out.append((ctx.get("command"), ctx.get("date")))
             except (OSError, ValueError):
                 continue
-    return out or [(R.ctx.get("command"), R.ctx.get("date"))]
+    if not out:
+        out = [(R.ctx.get("command"), R.ctx.get("date"))]
+        out += [(ctx.get("command"), "%s, commit %s" % (ctx.get("date"), ctx.get("commit")))
+                for _, ctx in R.more]
+    return out
+
+
+def load_note(rdir, R):
+    """Load average around the runs (figures.sh writes figures-load.txt)."""
+    try:
+        with open(os.path.join(rdir, "figures-load.txt")) as f:
+            kv = dict(l.rstrip("\n").split(" ", 1) for l in f if " " in l)
+    except OSError:
+        return ""
+    return ("Load average (1, 5, 15 min) when the runs started: %s; when they ended: %s; "
+            "runs took %s s on %s cores. A load above the core count means other work "
+            "shared the CPUs and the timings are noisier." % (
+                kv.get("start"), kv.get("end"), kv.get("seconds"), R.ctx.get("cores")))
 
 
 def summary_rows(secs):
@@ -83,9 +101,15 @@ def write_md(path, R, secs, produced, skipped):
     L.append("")
     L.append("Machine: %s." % R.machine())
     L.append("")
-    for p, ctx in R.more:
-        L.append("Runs also from `%s` (%s, commit %s): not merged by allocscope merge." % (
-            p, ctx.get("date"), ctx.get("commit")))
+    load = load_note(os.path.dirname(path), R)
+    if load:
+        L.append(load)
+        L.append("")
+    if R.more:
+        L.append("These runs come from %d folders that `allocscope merge` refused to merge "
+                 "(their contexts differ, e.g. the tree was committed to between two "
+                 "configs); the report reads them side by side: %s." % (
+                     len(R.more) + 1, ", ".join("`%s`" % os.path.dirname(p) for p, _ in R.more)))
         L.append("")
     L.append("Compiler: %s. Runs: %d (%d ok)." % (
         c.get("compiler"), len(R.runs), sum(1 for r in R.runs if r.get("status") == "ok")))
@@ -94,7 +118,9 @@ def write_md(path, R, secs, produced, skipped):
              "[V] checked against the paper's own data or abstract, [U] commonly quoted but "
              "not confirmed, [none] no public source at all (an unsourced claim, tested here "
              "as a hypothesis, never a fact). Measured values are medians over the "
-             "repetitions of this run; error bars in the figures span min..max.")
+             "repetitions of this run; error bars in the figures span min..max. Timings on a "
+             "small shared VM are noisy (other processes compete for the same cores): read "
+             "the spread before the medians.")
     L.append("")
     L.append("Figures produced: %d. Sections skipped: %d." % (len(produced), len(skipped)))
     L.append("")
@@ -158,6 +184,7 @@ def write_html(path, R, secs, figdir):
              "".join("<li><code>%s</code> (%s)</li>" % (html.escape(str(cmd)), html.escape(str(d)))
                      for cmd, d in commands(R, os.path.dirname(path)))),
          "<p>Machine: %s.</p>" % html.escape(R.machine()),
+         "<p>%s</p>" % html.escape(load_note(os.path.dirname(path), R)),
          "<p>Claims are quoted from <code>shared/reference/claims.md</code> with their source "
          "tags: [V] checked against the paper's data or abstract, [U] commonly quoted but not "
          "confirmed, [none] no public source (an unsourced claim, tested as a hypothesis, "

@@ -737,10 +737,15 @@ static void emit_timeline(void)
 		sample_t *s = &P.timeline[i];
 		out_line("timeline %.3f %lld %lld", (double)(s->t_ns - P.t0_ns) / 1e6,
 			 (long long)s->rss, live ? (long long)s->live : -1LL);
-		if (s->rss > rss_peak) {
+		if (s->rss > rss_peak)
 			rss_peak = s->rss;
+		// The fragmentation peak is taken at the highest RSS while the
+		// workload held memory: after its final frees, live is 0 and an
+		// allocator that keeps its pages would score 1.0 for nothing.
+		if (live && s->live > 0 && s->rss > P.timeline[peak_i].rss)
 			peak_i = i;
-		}
+		if (live && P.timeline[peak_i].live <= 0 && s->live > 0)
+			peak_i = i;
 		if (s->live > live_peak)
 			live_peak = s->live;
 		if (live && s->live > 0 && s->rss > 0) {

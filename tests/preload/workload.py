@@ -14,7 +14,7 @@ rng = random.Random(42)
 h = hashlib.sha256()
 
 words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(1, 12)))
-         for _ in range(50000)]
+         for _ in range(25000)]
 counts = {}
 for w in words:
     counts[w] = counts.get(w, 0) + 1
@@ -36,7 +36,7 @@ class Node:
         self.peer = None
 
 
-nodes = [Node(i) for i in range(100000)]
+nodes = [Node(i) for i in range(50000)]
 for i, n in enumerate(nodes):
     n.peer = nodes[(i * 7919) % len(nodes)]
 h.update(str(sum(n.peer.v for n in nodes)).encode())
@@ -44,7 +44,7 @@ del nodes
 gc.collect()
 
 docs = [{"id": i, "tags": [words[(i * j) % len(words)] for j in range(5)], "score": rng.random()}
-        for i in range(20000)]
+        for i in range(10000)]
 blob = json.dumps(docs)
 back = json.loads(blob)
 back.sort(key=lambda d: (d["tags"][0], d["id"]))
@@ -55,7 +55,7 @@ results = [None] * 4
 
 def work(k):
     local = {}
-    for i in range(40000):
+    for i in range(20000):
         key = (k, i % 1000)
         local.setdefault(key, []).append(str(i) * (i % 7))
     results[k] = sum(len(v) for v in local.values())

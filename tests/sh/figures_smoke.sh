@@ -131,7 +131,7 @@ n=$(grep -o 'data:image/png;base64,iVBORw0KGgo' "$dir/report.html" | wc -l)
 RESULTS=$tmp/nowhere bash plots/figures.sh >"$tmp/bad.log" 2>&1
 rc=$?
 [ $rc -eq 2 ] && grep -q 'no results.json' "$tmp/bad.log" && ok || fail "RESULTS=missing: exit $rc"
-python3 plots/report.py "$tmp" >"$tmp/bad2.log" 2>&1
+python3 -B plots/report.py "$tmp" >"$tmp/bad2.log" 2>&1
 rc=$?
 [ $rc -eq 2 ] && ok || fail "report.py on a folder without results.json: exit $rc"
 FIG_CONFIGS=$tmp/none.ini bash plots/figures.sh >"$tmp/bad3.log" 2>&1

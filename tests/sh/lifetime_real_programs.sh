@@ -3,12 +3,20 @@
 # Real programs under LD_PRELOAD=liballocscope-lifetime.so give the same
 # output as under glibc: python3, perl, gcc compiling a C file (identical
 # object file), git log on this repo, sort of a generated 5 MB file and
-# sqlite3 running a scripted workload; for the online predictor, the `none`
-# ablation and lifetime@llfree (ALLOCSCOPE_PAGESOURCE=frame@llfree; skipped
-# with a message when the library cannot start on it). Also proves that the
+# sqlite3 running a scripted workload, for the online predictor; python3,
+# perl and sqlite3 also for the `none` ablation and lifetime@llfree
+# (ALLOCSCOPE_PAGESOURCE=frame@llfree; skipped with a message when the
+# library cannot start on it). Also proves that the
 # preload served the allocations and that a bad profile is refused.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+# A sanitizer build brings its own malloc, which must come first in the
+# process: preloading an allocator or the recorder under it cannot work.
+if [ -n "${SANITIZE:-}" ]; then
+	echo "skip: LD_PRELOAD tests need an unsanitized build (SANITIZE=$SANITIZE)"
+	echo "0 passed, 0 failed"
+	exit 0
+fi
 BUILD=${BUILD:-build}
 LIB=$PWD/$BUILD/lib/liballocscope-lifetime.so
 TMP=$BUILD/tmp/lifetime_real
@@ -90,6 +98,11 @@ for v in "${variants[@]}"; do
 	i=0
 	for p in "${programs[@]}"; do
 		pname=${p%%|*}
+		# The variants run a subset, to keep the test short.
+		if [ "$vname" != lifetime ] && { [ "$pname" = gcc ] || [ "$pname" = git-log ] || [ "$pname" = sort ]; }; then
+			i=$((i + 1))
+			continue
+		fi
 		got=$(run "$envs" "${p#*|}")
 		if [ "$got" = "${expect[$i]}" ]; then
 			ok

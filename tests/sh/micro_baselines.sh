@@ -48,7 +48,7 @@ RUNS=(
 	"cache-scratch|2|iterations=100 repetitions=2000|$COMMON writes_per_s"
 	"cache-thrash|2|iterations=100 repetitions=2000|$COMMON writes_per_s"
 	"threadtest|2|iterations=200 objects=2000|$COMMON frag_peak"
-	"mstress|2|scale=5 rounds=3|$COMMON frag_peak"
+	"mstress|2|scale=20 rounds=4|$COMMON frag_peak"
 	"glibc-thread|2|seconds=0.1|$COMMON frag_peak"
 	"fast-path|1|pairs=200000 batches=50|$COMMON pair_ns batch_ns"
 	"lifetime-mix|2|requests=4000 phases=4 sessions_high=500 cache_high=500|$COMMON frag_peak"
@@ -176,7 +176,7 @@ EOF
 if cc -shared -fPIC -O1 -o "$TMP/dupmalloc.so" "$TMP/dupmalloc.c" 2>"$TMP/dupmalloc.err"; then
 	for r in "larson|seconds=0.2" "xmalloc-test|seconds=0.2" "threadtest|iterations=20" \
 		"mstress|rounds=3" "glibc-thread|seconds=0.2" "fast-path|pairs=100000" \
-		"lifetime-mix|requests=5000" "phase-change|ops=50000" "thread-churn|spawns=50"; do
+		"lifetime-mix|requests=5000" "phase-change|ops=50000" "thread-churn|spawns=300"; do
 		wl=${r%%|*}
 		[ -x "$BIN/micro-$wl" ] || continue
 		LD_PRELOAD=$TMP/dupmalloc.so "$BIN/micro-$wl" --threads 2 --param "${r#*|}" \

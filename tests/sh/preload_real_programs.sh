@@ -38,7 +38,7 @@ head_commit=$(git rev-parse HEAD 2>/dev/null)
 # name|command (run by bash -c; $TMP and friends expanded at call time)
 programs=(
 	"python3|'$PY' tests/preload/workload.py"
-	"perl|perl -e 'my %h; for my \$i (1..200000) { \$h{join(\"-\", \$i % 977, reverse split //, \$i)} .= \"x\" x (\$i % 13) } my \$s = 0; for my \$k (sort keys %h) { \$s = (\$s * 31 + length(\$h{\$k}) + length(\$k)) % 1000000007 } print scalar(keys %h), \" \$s\\n\"'"
+	"perl|perl -e 'my %h; for my \$i (1..100000) { \$h{join(\"-\", \$i % 977, reverse split //, \$i)} .= \"x\" x (\$i % 13) } my \$s = 0; for my \$k (sort keys %h) { \$s = (\$s * 31 + length(\$h{\$k}) + length(\$k)) % 1000000007 } print scalar(keys %h), \" \$s\\n\"'"
 	"gcc|gcc -O2 -c tests/preload/contract.c -o '$TMP/gcc.o' && md5sum <'$TMP/gcc.o'"
 	"git-log|git log --stat -n 200 $head_commit | md5sum"
 	"sqlite3|sqlite3 :memory: <tests/preload/workload.sql"

@@ -390,8 +390,9 @@ static void *st_thread_main(void *p)
 			st_drain_mailbox(r, tid);
 		uint64_t x = as_rng_next(&t->rng);
 		// Below the target, get 3 times in 4; above, put 3 times in 4.
+		// Holding nothing, get (so every iteration is one operation).
 		bool want_get = t->held_frames < target ? (x & 3) != 0 : (x & 3) == 0;
-		if (want_get && t->nheld < t->cap) {
+		if ((want_get || !t->nheld) && t->nheld < t->cap) {
 			unsigned order = cfg->min_order + (unsigned)((x >> 8) % span);
 			// Small orders more often: halve the order half the time.
 			if ((x >> 16) & 1)

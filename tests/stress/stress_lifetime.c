@@ -209,5 +209,5 @@ static void sl_run(bool *as_test_failed, uint64_t total_ops)
 TEST(stress_lifetime)
 {
 	check(lt_init());
-	sl_run(as_test_failed, (uint64_t)(2e6 * as_test_scale()));
+	sl_run(as_test_failed, (uint64_t)(1.5e6 * as_test_scale()));
 }

@@ -61,13 +61,20 @@ TEST(kv_parse)
 TEST(clock_calibrated)
 {
 	as_clock_init();
-	uint64_t c0 = as_cycles();
-	uint64_t t0 = as_now_ns();
-	while (as_now_ns() - t0 < 20000000ULL)
-		;
-	double ns = as_cycles_to_ns(as_cycles() - c0);
-	// 20 ms measured by the cycle counter within 10% of the monotonic clock.
-	check(ns > 18e6 && ns < 22e6);
+	// 20 ms measured by the cycle counter within 10% of the monotonic
+	// clock. A preemption between the paired reads stretches one attempt
+	// on a loaded machine, so the clock passes if any of 5 attempts agrees.
+	double ns = 0;
+	for (int attempt = 0; attempt < 5; attempt++) {
+		uint64_t c0 = as_cycles();
+		uint64_t t0 = as_now_ns();
+		while (as_now_ns() - t0 < 20000000ULL)
+			;
+		ns = as_cycles_to_ns(as_cycles() - c0);
+		if (ns > 18e6 && ns < 22e6)
+			return;
+	}
+	check_fail("20 ms measured as %.3f ms by the cycle counter (%s)", ns / 1e6, as_clock_source());
 }
 
 TEST(meta_alloc_aligned_zeroed)

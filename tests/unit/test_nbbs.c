@@ -81,6 +81,19 @@ TEST(nbbs_transitions)
 	check_eq("%#llx", (unsigned long long)nw, (unsigned long long)NBBS_COAL_LEFT);
 	check(nbbs_unmark_goes_up(nw, 1));
 	check(nbbs_unmark_goes_up(0, 0));
+
+	// Release fast path: only ours OCC (no COAL) and the buddy occupied,
+	// not coalescing, parent not allocated whole.
+	check(nbbs_leave_parent(NBBS_OCC_LEFT | NBBS_OCC_RIGHT, &nw, 0));
+	check_eq("%#llx", (unsigned long long)nw, (unsigned long long)NBBS_OCC_RIGHT);
+	check(!nbbs_leave_parent(NBBS_OCC_LEFT | NBBS_OCC_RIGHT | NBBS_COAL_LEFT, &nw, 0));
+	check(!nbbs_leave_parent(NBBS_OCC_LEFT | NBBS_OCC_RIGHT | NBBS_COAL_RIGHT, &nw, 0));
+	check(!nbbs_leave_parent(NBBS_OCC_RIGHT, &nw, 1));  // buddy free
+	check(!nbbs_leave_parent(NBBS_OCC_LEFT, &nw, 1));   // our bit missing
+	check(!nbbs_leave_parent(NBBS_BUSY, &nw, 1));       // parent allocated whole
+	check(!nbbs_leave_parent(NBBS_OCC_LEFT | NBBS_OCC_RIGHT | NBBS_COAL_LEFT, &nw, 1));
+	check(nbbs_leave_parent(NBBS_OCC_LEFT | NBBS_OCC_RIGHT, &nw, 1));
+	check_eq("%#llx", (unsigned long long)nw, (unsigned long long)NBBS_OCC_LEFT);
 }
 
 /// Fill with one order, check the blocks are disjoint, aligned and all there,
@@ -433,6 +446,47 @@ TEST(nbbs_validate_catches_corruption)
 	as_atomic_store_relaxed(&fa->table[100], 1);
 	check(!nbbs_ops.validate(fa, why, sizeof(why)));
 	as_atomic_store_relaxed(&fa->table[100], 0);
+	check(nb_valid(fa, true));
+	nbbs_ops.destroy(fa);
+}
+
+TEST(nbbs_release_meets_coalescing_buddy)
+{
+	// Buddies a (frame 0) and b (frame 1). b's release is frozen after its
+	// phase 1 (COAL_RIGHT in their parent P, stopped there because a was
+	// occupied). put(a) must then clear its side of P, leave COAL marks
+	// above P for b's phase 3, and not go up itself; finishing b's release
+	// by hand (phase 2 and 3 with the pure transitions) must leave every
+	// word 0.
+	frame_alloc_t *fa = nb_new(1024, 1, NULL);
+	check(fa);
+	frame_result_t a = nbbs_ops.get(fa, 0, 0), b = nbbs_ops.get(fa, 0, 0);
+	check(frame_ok(a) && frame_ok(b) && a.frame == 0 && b.frame == 1);
+	_Atomic uint64_t *p = nbbs_node(fa, 1, 0);
+	uint64_t old = as_atomic_fetch_or_acq_rel(p, NBBS_COAL_RIGHT);
+	check(!nbbs_mark_goes_up(old, 1)); // b's phase 1 stops at P
+	as_atomic_store_relaxed(&fa->table[1], 0); // b's put claimed its entry
+
+	check_err(nbbs_ops.put(fa, 0, a.frame, 0), FRAME_OK);
+	check_eq("%#llx", (unsigned long long)as_atomic_load_relaxed(p),
+		 (unsigned long long)(NBBS_OCC_RIGHT | NBBS_COAL_RIGHT));
+	for (unsigned k = 2; k <= NBBS_MAX_ORDER; k++)
+		check_eq("%#llx", (unsigned long long)as_atomic_load_relaxed(nbbs_node(fa, k, 0)),
+			 (unsigned long long)(NBBS_OCC_LEFT | NBBS_COAL_LEFT));
+
+	// b's phase 2 and 3.
+	as_atomic_store_relaxed(nbbs_node(fa, 0, 1), 0);
+	uint64_t ci = 1, nw;
+	for (unsigned k = 1; k <= NBBS_MAX_ORDER; k++) {
+		unsigned side = (unsigned)(ci & 1);
+		ci >>= 1;
+		_Atomic uint64_t *w = nbbs_node(fa, k, ci);
+		check(nbbs_unmark(as_atomic_load_relaxed(w), &nw, side));
+		as_atomic_store_relaxed(w, nw);
+		if (!nbbs_unmark_goes_up(nw, side))
+			break;
+	}
+	check(nb_all_zero(fa));
 	check(nb_valid(fa, true));
 	nbbs_ops.destroy(fa);
 }

@@ -76,7 +76,8 @@ static void worker(unsigned tid, void *arg)
 		mw_stamp(p, sz);
 		ptr[v] = p;
 		size[v] = (uint32_t)sz;
-		n++;
+		if (++n == 4 * G.slots && tid == 0)
+			as_probe_sample_now(); // a timeline sample with the slots filled
 	}
 	for (size_t i = 0; i < G.slots; i++)
 		if (ptr[i]) {

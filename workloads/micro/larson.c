@@ -150,6 +150,8 @@ int main(int argc, char **argv)
 		mw_stamp(ptr[v], size[v]);
 	}
 
+	as_probe_sample_now(); // one timeline sample with the full warm-up set held
+
 	uint64_t t0 = as_now_ns();
 	for (unsigned t = 0; t < nt; t++) {
 		sl[t] = (slice_t){ .ptr = ptr + t * chunks, .size = size + t * chunks,

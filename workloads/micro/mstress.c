@@ -100,6 +100,8 @@ static void stress(unsigned tid, void *arg)
 			data[i] = as_atomic_exchange_acq_rel(&M.transfer[j], data[i]);
 		}
 	}
+	if (tid == 0 && M.round == 0)
+		as_probe_sample_now(); // a timeline sample at the round's peak
 	for (size_t i = 0; i < rtop; i++)
 		free_items(retained[i], "mstress: free of a retained object");
 	for (size_t i = 0; i < top; i++)

@@ -51,6 +51,8 @@ static void worker(unsigned tid, void *arg)
 			obj[i] = p;
 			spin(T.work);
 		}
+		if (tid == 0 && it == 0)
+			as_probe_sample_now(); // a timeline sample at the round's peak
 		for (uint64_t i = 0; i < T.per_thread; i++) {
 			uint64_t *p = obj[i];
 			for (size_t e = 0; e < elems; e++)

@@ -95,8 +95,13 @@ static void producer(unsigned tid)
 {
 	as_rng_t r;
 	as_rng_seed(&r, as_probe_seed(), tid);
+	bool sampled = false;
 	while (as_now_ns() < X.t_end_ns) {
 		batch_t *b = make_batch(&r);
+		if (tid == 0 && !sampled) {
+			as_probe_sample_now(); // a timeline sample while a batch is held
+			sampled = true;
+		}
 		pthread_mutex_lock(&X.lock);
 		while (X.depth >= X.max_depth)
 			pthread_cond_wait(&X.not_full, &X.lock);

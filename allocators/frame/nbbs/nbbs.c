@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // nbbs core: create/destroy, get (allocation: level scan, CAS, climb with
-// rollback) and put (release in three phases). Statistics and the invariant
-// walk are in nbbs_check.c.
+// rollback) and put (release: the paper's three phases, or by default the
+// first-parent fast paths argued at nbbs_release). Statistics and the
+// invariant walk are in nbbs_check.c.
 //
 // The protocol (1-level NBBS, after Marotta et al., CCGrid'19 / IEEE TC'22).
 // Every node of the forest has one word (internal.h): OCC = allocated as a

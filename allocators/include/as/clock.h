@@ -36,7 +36,7 @@ static inline uint64_t as_cycles(void)
 	return as_now_ns();
 }
 
-/// Calibrate the cycle counter against CLOCK_MONOTONIC (about 20 ms, once;
+/// Calibrate the cycle counter against CLOCK_MONOTONIC (about 50 ms, once;
 /// thread-safe and idempotent). Returns the measured cycles per ns.
 double as_clock_init(void);
 

@@ -41,6 +41,9 @@
 #define ADP_CENTRAL_BATCHES 32
 /// Bytes a central stack of batches may hold before flushes go to slabs.
 #define ADP_CENTRAL_BYTES (256u << 10)
+/// Exited threads' caches that keep up to cap/2 objects per class for the
+/// next thread that reuses them (thread churn); others are emptied.
+#define ADP_WARM_MAX 8
 
 #define ADP_TAG_SMALL 0x5a00u
 #define ADP_TAG_LARGE 0x1a7eu
@@ -144,6 +147,7 @@ typedef struct adp_global_s {
 	_Alignas(AS_CACHELINE) adp_lock_t reg_lock;
 	struct adp_tcache_s *all;     ///< every cache ever made (reg_lock)
 	struct adp_tcache_s *retired; ///< caches of exited threads, for reuse
+	uint32_t nwarm;               ///< retired caches still holding objects
 	bool controller;
 	uint64_t tsc0, ns0;           ///< for cycles -> ns in the report
 	char name[48];
@@ -243,6 +247,7 @@ struct adp_tcache_s {
 	adp_binctl_t ctl[ADP_NCLS];
 	adp_list_t foreign[ADP_NCLS]; ///< objects to route to their home node
 	adp_tcache_t *next_all, *next_retired;
+	bool warm; ///< retired with objects kept for the next thread
 	adp_tstats_t st;
 };
 

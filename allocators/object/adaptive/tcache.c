@@ -10,9 +10,11 @@
 // node, the less likely the stronger the binding weight.
 //
 // Caches are allocated with as_meta_alloc, registered in one list for the
-// report, and recycled when threads exit. After adp_thread_exit (the thread
-// is in its TLS destructors) the thread works without a cache, straight on
-// the central pools.
+// report, and recycled when threads exit; up to ADP_WARM_MAX exited caches
+// keep cap/2 objects per class (and, with the controller on, its tuning)
+// for the next thread of their node. After adp_thread_exit (the thread is in
+// its TLS destructors) the thread works without a cache, straight on the
+// central pools.
 #include <string.h>
 
 #include "as/meta.h"
@@ -22,6 +24,9 @@ __thread adp_tcache_t *adp_tc __attribute__((tls_model("initial-exec")));
 /// 0 = no cache yet, 1 = has one, 2 = exited (no cache any more).
 static __thread int adp_tc_state __attribute__((tls_model("initial-exec")));
 static __thread unsigned adp_tc_node __attribute__((tls_model("initial-exec")));
+
+static void put_by_node(unsigned cls, void *p);
+static void *chain_cut(void *head, uint32_t n);
 
 /// Relaxed load + store: the owner is the only writer of its statistics.
 static inline void st_add(_Atomic uint64_t *c, uint64_t v)
@@ -68,14 +73,38 @@ static void tc_reset_params(adp_tcache_t *tc)
 	tc->seen_reclaims = as_atomic_load_relaxed(&adp_g.reclaims);
 }
 
+/// A recycled cache keeps what its controller learned (batch, cap, EWMAs,
+/// binding weight, the interval's event count), so short-lived threads
+/// build on their predecessors instead of starting over; its capacity is
+/// granted against the budget again.
+static void tc_keep_params(adp_tcache_t *tc)
+{
+	for (unsigned c = 0; c < ADP_NCLS; c++) {
+		tc->ctl[c].under = tc->ctl[c].over = 0;
+		tc->ctl[c].up_votes = tc->ctl[c].down_votes = 0;
+	}
+	as_atomic_fetch_add_acq_rel(&adp_g.budget_used, tc->cap_bytes);
+	tc->numa_acc = 0;
+	tc->iv_local = tc->iv_foreign = 0;
+	tc->steal_chances = 0;
+	// Relaxed: trend counters, read only by this thread's controller.
+	tc->seen_maps = as_atomic_load_relaxed(&adp_g.ps_maps);
+	tc->seen_reclaims = as_atomic_load_relaxed(&adp_g.reclaims);
+}
+
 static adp_tcache_t *tc_create(void)
 {
 	adp_tcache_t *tc;
+	bool reused;
 	adp_lock(&adp_g.reg_lock);
 	tc = adp_g.retired;
-	if (tc)
+	if (tc) {
 		adp_g.retired = tc->next_retired;
+		if (tc->warm)
+			adp_g.nwarm--;
+	}
 	adp_unlock(&adp_g.reg_lock);
+	reused = tc != NULL;
 	if (!tc) {
 		tc = as_meta_alloc(sizeof(*tc), AS_CACHELINE);
 		if (!tc)
@@ -85,16 +114,33 @@ static adp_tcache_t *tc_create(void)
 		adp_g.all = tc;
 		adp_unlock(&adp_g.reg_lock);
 	}
+	bool same_node = reused && tc->node == adp_tc_node;
 	for (unsigned c = 0; c < ADP_NCLS; c++) {
+		// A warm cache's objects stay for the next thread of its node.
+		if (reused && tc->warm && same_node)
+			continue;
+		if (reused && tc->warm)
+			put_by_node(c, tc->bins[c].head);
 		tc->bins[c].head = NULL;
 		tc->bins[c].n = 0;
 		tc->bins[c].low = 0;
 		tc->foreign[c].head = NULL;
 		tc->foreign[c].n = 0;
 	}
+	tc->warm = false;
 	tc->node = adp_tc_node;
 	tc->tag = ADP_TAG_SMALL | tc->node;
-	tc_reset_params(tc);
+	if (reused && adp_g.controller && same_node)
+		tc_keep_params(tc);
+	else
+		tc_reset_params(tc);
+	for (unsigned c = 0; c < ADP_NCLS; c++) {
+		adp_bin_t *b = &tc->bins[c];
+		if (b->n > b->cap) { // kept objects beyond a reset capacity go back
+			put_by_node(c, chain_cut(b->head, b->cap));
+			b->n = b->cap;
+		}
+	}
 	adp_tc = tc;
 	adp_tc_state = 1;
 	return tc;
@@ -324,11 +370,24 @@ void adp_thread_exit(void)
 	if (!tc)
 		return;
 	adp_tc = NULL;
+	adp_lock(&adp_g.reg_lock);
+	tc->warm = adp_g.nwarm < ADP_WARM_MAX;
+	if (tc->warm)
+		adp_g.nwarm++;
+	adp_unlock(&adp_g.reg_lock);
 	for (unsigned c = 0; c < ADP_NCLS; c++) {
 		adp_bin_t *b = &tc->bins[c];
-		put_by_node(c, b->head);
-		b->head = NULL;
-		b->n = 0;
+		uint32_t keep = tc->warm ? b->cap / 2 : 0;
+		if (b->n > keep) {
+			void *rest = b->head;
+			if (keep)
+				rest = chain_cut(b->head, keep); // the first `keep` stay
+			else
+				b->head = NULL;
+			put_by_node(c, rest);
+			b->n = keep;
+		}
+		b->low = 0;
 		adp_foreign_flush(tc, c);
 	}
 	adp_budget_shrink(tc, tc->cap_bytes);

@@ -43,6 +43,9 @@
 
 enum { ST_UNWIND_BACKTRACE = 0, ST_UNWIND_FP = 1 };
 
+/// Stack scans read other frames (and their ASan redzones) by design.
+#define ST_NO_ASAN __attribute__((no_sanitize_address))
+
 /// Per-thread recursion guard: true while this thread is inside a capture.
 static __thread __attribute__((tls_model("initial-exec"))) bool st_guard;
 /// Per-thread reference stack pointer for the depth part of the cheap key.
@@ -86,7 +89,8 @@ static inline uint64_t st_cheap_key(const void *ret, const void *sp)
 /// words above sp; -1 if not found. For one cheap key the frame layout is
 /// fixed, so the slot found once holds the next return address on every
 /// later call: reading it extends the key by one frame for one load.
-static inline int st_slot_find(const void *sp, const void *ret2)
+/// Reads other frames' memory on purpose: not instrumented by ASan.
+ST_NO_ASAN static inline int st_slot_find(const void *sp, const void *ret2)
 {
 	const uintptr_t *w = (const uintptr_t *)((uintptr_t)sp & ~(uintptr_t)7);
 	uintptr_t mapped_end = 0;
@@ -109,7 +113,7 @@ static inline int st_slot_find(const void *sp, const void *ret2)
 }
 
 /// The cheap key extended by the word at slot `slot` above sp.
-static inline uint64_t st_key_extend(uint64_t key, const void *sp, int slot)
+ST_NO_ASAN static inline uint64_t st_key_extend(uint64_t key, const void *sp, int slot)
 {
 	const uintptr_t *w = (const uintptr_t *)((uintptr_t)sp & ~(uintptr_t)7);
 	uint64_t k = st_mix64(key ^ ((uint64_t)w[slot] * 0x9e3779b97f4a7c15ULL));
@@ -119,7 +123,7 @@ static inline uint64_t st_key_extend(uint64_t key, const void *sp, int slot)
 /// Bounds-checked frame-pointer walk from `fp`: each next frame pointer must
 /// be above the current one, 8-byte aligned and within 8 MiB of the start.
 /// Returns the number of return addresses written.
-static AS_UNUSED int st_fp_walk(void **out, int max, void *fp)
+ST_NO_ASAN static AS_UNUSED int st_fp_walk(void **out, int max, void *fp)
 {
 	uintptr_t lo = (uintptr_t)fp;
 	uintptr_t hi = lo + (8u << 20);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The trace recorder behind liballocscope-trace.so: every allocation is
-// served by glibc (__libc_malloc/__libc_memalign/__libc_free) with a 16-byte
+// served by glibc (__libc_malloc/__libc_free) with a 16-byte
 // header in front (trace id, requested size, offset to the glibc block) and
 // recorded, with its site, thread and time, into a per-thread buffer that
 // is flushed with write(2) to $ALLOCSCOPE_TRACE ("%p" in the path becomes
@@ -21,7 +21,6 @@
 #include "trace_format.h"
 
 extern void *__libc_malloc(size_t size);
-extern void *__libc_memalign(size_t align, size_t size);
 extern void __libc_free(void *p);
 
 #define TR_BUF (256u << 10)
@@ -270,15 +269,17 @@ void *tr_malloc(size_t size, size_t align, const void *ret, const void *sp)
 	tr_init();
 	if (size >= (1ULL << 44))
 		return NULL;
+	// Aligned requests over-allocate and align by hand (no __libc_memalign:
+	// sanitizers intercept it but not __libc_free).
 	size_t a = align < 16 ? 16 : align;
-	char *raw = align > 16 ? __libc_memalign(a, size + a) : __libc_malloc(size + 16);
+	char *raw = __libc_malloc(size + (align > 16 ? a + 16 : 16));
 	if (!raw)
 		return NULL;
-	char *user = raw + a;
+	char *user = align > 16 ? (char *)as_align_up((uintptr_t)raw + 16, a) : raw + 16;
 	tr_hdr_t *h = (tr_hdr_t *)(void *)(user - 16);
 	h->id = as_atomic_fetch_add_relaxed(&tr_next_id, 1u); // unique id only
 	h->size = size;
-	h->off16 = a / 16;
+	h->off16 = (uint64_t)(user - raw) / 16;
 	h->magic = 2;
 	tr_buf_t *b;
 	if (as_atomic_load_relaxed(&tr_fd) >= 0 && !st_guard && (b = self_buf())) { // fd set once
