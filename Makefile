@@ -253,3 +253,23 @@ help:
 	@echo "Variables: CC, OPT (default -O2 -g), BUILD, SANITIZE, CFLAGS, LDFLAGS"
 
 -include $(shell find $(BUILD)/obj $(BUILD)/pic -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------------------
+# Reliability (issue 13): the LLFree crash test. Self-contained: the test
+# program links only the frame allocators and the common helpers.
+#   make crash-test [KILLS=200] [CRASH_ARGS='--gib 4 --threads 4']
+# The short version runs in `make test` as tests/sh/llfree_crash.sh.
+
+CRASH_SRC := $(wildcard tests/crash/*.c)
+KILLS ?= 200
+CRASH_ARGS ?=
+
+$(BIN)/llfree-crash-test: $(call o,$(CRASH_SRC)) $(FRAME_O) $(COMMON_O)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $^ -o $@ $(LIBS_BASE)
+
+all: $(BIN)/llfree-crash-test
+
+.PHONY: crash-test
+crash-test: $(BIN)/llfree-crash-test
+	$(BIN)/llfree-crash-test --kills $(KILLS) $(CRASH_ARGS)
