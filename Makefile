@@ -273,3 +273,33 @@ all: $(BIN)/llfree-crash-test
 .PHONY: crash-test
 crash-test: $(BIN)/llfree-crash-test
 	$(BIN)/llfree-crash-test --kills $(KILLS) $(CRASH_ARGS)
+
+# ---------------------------------------------------------------------------
+# Reliability (issue 13): libFuzzer targets, tests/fuzz/fuzz_NAME.c ->
+# $(BUILD)/fuzz/fuzz_NAME, built by clang with -fsanitize=fuzzer,address from
+# the sources (not from $(OBJ): other flags). Each runs FUZZ_S seconds over
+# the committed corpus tests/fuzz/corpus/NAME plus a scratch corpus in
+# $(BUILD)/fuzz/corpus-NAME; a finding stops `make fuzz` with the crash file.
+#   make fuzz [FUZZ_S=60]
+
+FUZZ_S ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address -fno-omit-frame-pointer \
+	-pthread $(INCLUDES)
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZERS := $(FUZZ_DIR)/fuzz_frame
+
+$(FUZZ_DIR)/fuzz_frame: tests/fuzz/fuzz_frame.c $(FRAME_SRC) $(COMMON_SRC)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -o $@ $(LIBS_BASE)
+
+.PHONY: fuzz
+fuzz: $(FUZZERS)
+	@for f in $(FUZZERS); do \
+		n=$$(basename $$f); c=tests/fuzz/corpus/$${n#fuzz_}; mkdir -p $(FUZZ_DIR)/corpus-$$n $$c; \
+		echo "== $$n for $(FUZZ_S) s (log: $(FUZZ_DIR)/$$n.log)"; \
+		if (cd $(FUZZ_DIR) && ./$$n -max_total_time=$(FUZZ_S) -max_len=4096 -print_final_stats=1 \
+			corpus-$$n $(CURDIR)/$$c >$$n.log 2>&1); then \
+			grep -E '^(Done|stat::number_of_executed_units)' $(FUZZ_DIR)/$$n.log; \
+		else tail -n 30 $(FUZZ_DIR)/$$n.log; echo "$$n: finding (crash file in $(FUZZ_DIR))"; exit 1; fi; \
+	done

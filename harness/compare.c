@@ -273,8 +273,13 @@ static const cell_t *pick_ref(cells_t *cs, const cell_t *c, const char *const *r
 		char *key = as_xasprintf("%s|%s", *r, c->group);
 		cell_t *rc = find_cell(cs, key);
 		free(key);
-		double x;
-		if (rc && rc->ok && samples(rc, NULL, m, &x) > 0)
+		if (!rc || !rc->ok)
+			continue;
+		// samples writes one value per run: room for all of them.
+		double *x = as_xcalloc(json_array_size(rc->runs) + 1, sizeof(double));
+		size_t n = samples(rc, NULL, m, x);
+		free(x);
+		if (n > 0)
 			return rc;
 	}
 	return NULL;

@@ -99,12 +99,22 @@ static char **server_env(as_scen_ctx_t *ctx, as_strv_t *env, const char *report)
 	return as_strv_argv(env);
 }
 
+/// The run's workdir as an absolute path (fresh string): Redis chdirs to
+/// --dir, and the test suite runs from its own folder, so every path handed
+/// to them (log, report files) must not be relative.
+static char *abs_workdir(const as_scen_ctx_t *ctx)
+{
+	char buf[4096];
+	return as_xstrdup(realpath(ctx->workdir, buf) ? buf : ctx->workdir);
+}
+
 static bool redis_start(as_scen_ctx_t *ctx, redis_srv_t *s)
 {
 	char err[512];
+	char *workdir = abs_workdir(ctx);
 	s->dir = redis_dir();
-	s->report = as_xasprintf("%s/allocator.report", ctx->workdir);
-	s->err = as_xasprintf("%s/redis.err", ctx->workdir);
+	s->report = as_xasprintf("%s/allocator.report", workdir);
+	s->err = as_xasprintf("%s/redis.err", workdir);
 	for (int attempt = 0; attempt < 5; attempt++) {
 		as_strv_t argv = { 0 }, env = { 0 };
 		s->port = free_port();
@@ -129,9 +139,9 @@ static bool redis_start(as_scen_ctx_t *ctx, redis_srv_t *s)
 		as_strv_push(&argv, "--appendonly");
 		as_strv_push(&argv, "no");
 		as_strv_push(&argv, "--dir");
-		as_strv_push(&argv, ctx->workdir);
+		as_strv_push(&argv, workdir);
 		as_strv_push(&argv, "--logfile");
-		as_strv_pushf(&argv, "%s/redis.log", ctx->workdir);
+		as_strv_pushf(&argv, "%s/redis.log", workdir);
 		unlink(s->report);
 		int rc = as_child_spawn(&s->child,
 					&(as_spawn_t){ .argv = as_strv_argv(&argv),
@@ -142,12 +152,15 @@ static bool redis_start(as_scen_ctx_t *ctx, redis_srv_t *s)
 		as_strv_clear(&env);
 		if (rc != 0) {
 			as_rec_fail(ctx->rec, "error", "cannot start redis-server: %s", err);
+			free(workdir);
 			return false;
 		}
 		double t0 = as_mono_s();
 		while (as_mono_s() - t0 < 30) {
-			if (port_answers(s->port))
+			if (port_answers(s->port)) {
+				free(workdir);
 				return as_scen_check_preload(ctx, &s->child);
+			}
 			if (as_child_exited(&s->child))
 				break; // exited: port taken, or a crash under the allocator
 			usleep(20000);
@@ -156,9 +169,11 @@ static bool redis_start(as_scen_ctx_t *ctx, redis_srv_t *s)
 		if (WIFSIGNALED(s->child.wstatus) && WTERMSIG(s->child.wstatus) != SIGTERM &&
 		    WTERMSIG(s->child.wstatus) != SIGKILL) {
 			as_child_status(&s->child, ctx->rec, s->err);
+			free(workdir);
 			return false;
 		}
 	}
+	free(workdir);
 	as_rec_fail(ctx->rec, "error", "redis-server did not answer on a loopback port (5 attempts; see %s)",
 		    s->err);
 	return false;
@@ -381,8 +396,10 @@ static void suite_run(as_scen_ctx_t *ctx)
 	char err[512];
 	char *dir = redis_dir();
 	char *suite = as_xasprintf("%s/suite", dir);
-	char *log = as_xasprintf("%s/suite.log", ctx->workdir);
-	char *reports = as_xasprintf("%s/reports", ctx->workdir);
+	char *workdir = abs_workdir(ctx);
+	char *log = as_xasprintf("%s/suite.log", workdir);
+	char *reports = as_xasprintf("%s/reports", workdir);
+	free(workdir);
 	as_strv_t argv = { 0 }, env = { 0 }, units = { 0 };
 	as_child_t tcl = { 0 };
 	mkdir(reports, 0755);

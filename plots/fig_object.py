@@ -389,8 +389,8 @@ def adaptive_params(R):
         rows = []
         for w in wls:
             r = R.select(w, "adaptive", tmax(R, w))[0]["metrics"]
-            rows.append([w] + [fmt(r.get("adaptive_param_" + k)) for k in
-                               ("batch", "cap", "watermark", "numa_weight")] +
+            rows.append([w] + [fmt(r.get("adaptive_param_" + k), "B" if k == "watermark" else "")
+                               for k in ("batch", "cap", "watermark", "numa_weight")] +
                         [fmt(r.get("controller_ticks")), fmt(r.get("controller_oscillations"))])
         sec["tables"].append((["workload", "batch", "cap", "watermark", "numa_weight",
                                "controller ticks", "oscillations"], rows))

@@ -13,6 +13,7 @@ drawn as 0."""
 import json
 import math
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -97,15 +98,17 @@ class Results:
         return sorted(v for v in vals if v is not None)
 
     def failures(self, workload=None):
-        """Non-ok runs as 'alloc workload tN: status (error)' strings."""
+        """Non-ok runs as 'alloc workload tN: status (error)' strings; log
+        paths in the errors follow the folders figures.sh moved."""
         out = []
+        main = os.path.basename(os.path.dirname(os.path.abspath(self.path)))
         for r in self.runs:
             if workload is not None and r.get("workload") != workload:
                 continue
             if r.get("status") != "ok":
                 out.append("%s %s t%s: %s (%s)" % (
                     r.get("allocator"), r.get("workload"), r.get("threads"),
-                    r.get("status"), (r.get("error") or "").strip()[:160]))
+                    r.get("status"), moved(r.get("error") or "", main).strip()[:200]))
         return out
 
     def machine(self):
@@ -117,6 +120,15 @@ class Results:
         if c.get("simulated"):
             s += ", simulated topology %s" % topo.get("spec")
         return s
+
+
+def moved(text, main):
+    """Rewrites figures.sh's temporary part paths (ROOT/.figures-parts-PID/
+    CONFIG/RUNID/...) to where the folders ended up, relative to the report:
+    the report's own folder when RUNID is main, else parts/CONFIG-RUNID/."""
+    def sub(m):
+        return "" if m.group(2) == main else "parts/%s-%s/" % (m.group(1), m.group(2))
+    return re.sub(r"\S*\.figures-parts-\d+/([^/\s]+)/([^/\s]+)/", sub, text)
 
 
 class Stat:
@@ -153,7 +165,7 @@ def fmt(v, unit="", digits=3):
         return "%.0f B" % v
     a = abs(v)
     for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if a >= div * 10:
+        if a >= div:
             return "%.*g%s%s" % (digits, v / div, suf, (" " + unit) if unit else "")
     return "%.*g%s" % (digits, v, (" " + unit) if unit else "")
 

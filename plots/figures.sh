@@ -42,7 +42,15 @@ if [ -n "${RESULTS:-}" ]; then
 	[ -f "$dir/results.json" ] || { [ -f "$dir/latest/results.json" ] && dir=$dir/latest; }
 	[ -f "$dir/results.json" ] || die 2 "RESULTS=$RESULTS: no results.json there (nor in latest/)"
 	dir=$(cd "$dir" && pwd -P)
-	render "$dir"
+	# A folder whose parts allocscope merge refused keeps them in parts/:
+	# their runs belong to the report too.
+	extra=()
+	if ! grep -q '"merged_from"' "$dir/results.json"; then
+		for p in "$dir"/parts/*/; do
+			[ -f "$p/results.json" ] && extra+=("${p%/}")
+		done
+	fi
+	render "$dir" "${extra[@]}"
 	exit $?
 fi
 

@@ -86,6 +86,17 @@ def load_note(rdir, R):
                 kv.get("start"), kv.get("end"), kv.get("seconds"), R.ctx.get("cores")))
 
 
+def skip_lines(secs):
+    """Whole sections skipped and the figures or panels they left out."""
+    out = []
+    for s in secs:
+        if s["skip"]:
+            out.append("%s: %s" % (s["title"], s["skip"]))
+        out += ["%s: %s" % (s["title"], n) for n in s["notes"] if n.startswith("skipped")]
+        out += ["%s: figure %s failed to render" % (s["title"], n) for n, _ in s.get("failed", [])]
+    return out
+
+
 def summary_rows(secs):
     return [[c["id"], c["tag"], c["claimed"], c["measured"], c["ratio"], s["title"]]
             for s in secs for c in s["claims"]]
@@ -122,8 +133,14 @@ def write_md(path, R, secs, produced, skipped):
              "small shared VM are noisy (other processes compete for the same cores): read "
              "the spread before the medians.")
     L.append("")
-    L.append("Figures produced: %d. Sections skipped: %d." % (len(produced), len(skipped)))
+    L.append("Figures produced: %d (%s)." % (len(produced), ", ".join(produced) or "none"))
     L.append("")
+    skips = skip_lines(secs)
+    if skips:
+        L.append("Skipped (details in each section):")
+        L.append("")
+        L += ["- " + x for x in skips]
+        L.append("")
     L.append("## Summary: every claim beside its measurement")
     L.append("")
     L.append(md_table(["claim", "source", "claimed", "measured here", "ratio", "section"],
@@ -197,6 +214,9 @@ def write_html(path, R, secs, figdir):
             t.append("<tr>" + "".join("<td>%s</td>" % html.escape(str(x)) for x in r) + "</tr>")
         return "".join(t) + "</table>"
 
+    if skip_lines(secs):
+        H.append("<p>Skipped (details in each section):</p><ul>" + "".join(
+            "<li>%s</li>" % html.escape(x) for x in skip_lines(secs)) + "</ul>")
     H.append("<h2>Summary: every claim beside its measurement</h2>")
     H.append(table(["claim", "source", "claimed", "measured here", "ratio", "section"],
                    summary_rows(secs)))

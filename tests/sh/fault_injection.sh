@@ -99,7 +99,7 @@ for a in adaptive lifetime; do
 	fi
 	check "$a limit" 0 env LD_PRELOAD="$lib" ALLOCSCOPE_PAGESOURCE="fault:os,after=64M" "$tmp/oom" limit
 	check "$a every" 0 env LD_PRELOAD="$lib" ALLOCSCOPE_PAGESOURCE="fault:os,every=7,skip=64" "$tmp/oom" every
-	check "$a bad spec" 1 env LD_PRELOAD="$lib" ALLOCSCOPE_PAGESOURCE="fault:os,often=3" /bin/true
+	check "$a bad spec" 1 env LD_PRELOAD="$lib" ALLOCSCOPE_PAGESOURCE="fault:os,often=3" "$tmp/oom" every
 done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

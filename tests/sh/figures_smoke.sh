@@ -89,8 +89,9 @@ for f in $figs; do
 	[ "$size" -gt 8000 ] && ok || fail "$f.png: only $size bytes"
 	grep -q '<svg' "$dir/figures/$f.svg" 2>/dev/null && ok || fail "$f.svg missing or not SVG"
 	# Plotted data present: some .dat of the figure has a numeric data line.
-	if cat "$dir"/figures/data/"$f".p*.dat 2>/dev/null |
-		grep -Eq '^("[^"]*" )?[0-9.e+-]+ [0-9.e+-]+'; then
+	# (grep reads the files itself: `cat | grep -q` would die of SIGPIPE
+	# under pipefail when grep stops early on a long file.)
+	if grep -Eqh '^("[^"]*" )?[0-9.e+-]+ [0-9.e+-]+' "$dir"/figures/data/"$f".p*.dat 2>/dev/null; then
 		ok
 	else
 		fail "$f: no numeric data in figures/data/$f.p*.dat"

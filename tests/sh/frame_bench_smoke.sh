@@ -66,15 +66,16 @@ for a in $allocs; do
 		missing=""
 		for m in $want metadata_bytes failures; do
 			case $m in
-			series:*) echo "$out" | grep -q "^series ${m#series:} " || missing="$missing $m" ;;
-			*) echo "$out" | grep -qE "^metric $m [0-9.e+-]+$" || missing="$missing $m" ;;
+			series:*) grep -q "^series ${m#series:} " <<<"$out" || missing="$missing $m" ;;
+			*) grep -qE "^metric $m [0-9.e+-]+$" <<<"$out" ||
+				missing="$missing $m ($(echo "$out" | grep "^metric $m " || echo absent))" ;;
 			esac
 		done
 		if [ -n "$missing" ]; then
 			fail "$what: missing metrics:$missing"
 			continue
 		fi
-		if ! echo "$out" | grep -q '^metric failures 0$'; then
+		if ! grep -q '^metric failures 0$' <<<"$out"; then
 			echo "note: $what: $(echo "$out" | grep '^metric failures')"
 		fi
 		passed=$((passed + 1))
@@ -110,9 +111,10 @@ for b in "${bad[@]}"; do
 done
 err=$("$FB" --alloc no-such-allocator --workload bulk 2>&1 >/dev/null)
 for a in $allocs; do
-	echo "$err" | grep -q "$a" || fail "unknown-allocator message does not list $a: $err"
+	grep -q "$a" <<<"$err" || fail "unknown-allocator message does not list $a: $err"
 done
-if "$FB" --help | grep -q -- '--list-allocators'; then
+help=$("$FB" --help 2>&1)
+if grep -q -- '--list-allocators' <<<"$help"; then
 	passed=$((passed + 1))
 else
 	fail "--help does not mention --list-allocators"

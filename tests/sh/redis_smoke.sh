@@ -6,7 +6,10 @@
 set -uo pipefail
 BUILD=${BUILD:-build}
 BIN=$BUILD/bin
-tmp=$(mktemp -d)
+# A relative results folder on purpose: Redis changes directory, so every
+# path the harness hands it must be made absolute (this once broke).
+tmp=$BUILD/tmp/redis-smoke.$$
+mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0

@@ -357,6 +357,11 @@ static AS_NOINLINE void *refill(lt_tstate_t *t, unsigned lc, unsigned sc)
 	// shorter objects die before the run's residents).
 	for (unsigned c = lc + 1; !b && lt_p.recycle && c < lt_p.nclasses; c++)
 		b = t->avail[c][sc];
+	// Then holes in its runs of shorter classes, before a new run: a run
+	// costs at least a block, a hole nothing (the same trade as the region
+	// layer's sharing).
+	for (unsigned c = lc; !b && lt_p.share > 1 && c-- > 0;)
+		b = t->avail[c][sc];
 	if (b) {
 		own_del(t, b);
 	} else {

@@ -312,6 +312,11 @@ static int region_find(const lt_region_t *r, unsigned n)
 	if (LT_BLOCKS - r->used < n)
 		return -1;
 	if (n == 1) {
+		// A free block that is still backed first: no page faults, and the
+		// decommitted ones stay out of the RSS.
+		for (unsigned w = 0; w < LT_BLOCKS / 64; w++)
+			if (~r->bitmap[w] & r->dirty[w])
+				return (int)(w * 64 + (unsigned)__builtin_ctzll(~r->bitmap[w] & r->dirty[w]));
 		for (unsigned w = 0; w < LT_BLOCKS / 64; w++)
 			if (~r->bitmap[w])
 				return (int)(w * 64 + (unsigned)__builtin_ctzll(~r->bitmap[w]));
@@ -377,6 +382,22 @@ lt_block_t *lt_run_acquire(lt_tstate_t *t, unsigned lc, unsigned sc)
 			lt_heap.open[lc] = NULL;
 		}
 	}
+	// Before a new region: holes in ACTIVE regions of shorter classes. Such a
+	// region then holds longer-lived data than its class says; its deadline
+	// promotes it if that data outlives it. Opening a region costs 2 MiB of
+	// RSS at once, a hole costs nothing, and most regions never empty anyway
+	// when long-lived objects die at random.
+	for (int c = (int)lc - 1; lt_p.share && c >= 0 && idx < 0; c--) {
+		for (lt_region_t *x = lt_heap.lists[c]; x; x = x->next) {
+			if (x->state != LT_R_ACTIVE)
+				continue;
+			idx = region_find(x, n);
+			if (idx >= 0) {
+				r = x;
+				break;
+			}
+		}
+	}
 	if (idx < 0) {
 		r = region_new(lc, now);
 		if (!r) {
@@ -431,6 +452,7 @@ void lt_run_release(lt_block_t *b)
 	for (unsigned i = idx; i < idx + n; i++) {
 		r->bitmap[i / 64] &= ~(1ULL << (i % 64));
 		r->dirty[i / 64] |= 1ULL << (i % 64);
+		r->freed_ns[i] = now;
 		r->blocks[i].head = NULL;
 	}
 	r->released_ns = now;
@@ -456,19 +478,28 @@ void lt_run_release(lt_block_t *b)
 		lt_sample_sweep(now);
 }
 
-/// Decommit runs of free blocks that stayed free for purge_ns.
+/// Decommit the free blocks of r that stayed free for purge_ns (each block
+/// by its own release time, so churn elsewhere in the region does not keep
+/// idle blocks backed); neighbours are decommitted together.
 static void region_purge(lt_region_t *r, uint64_t now)
 {
-	if (!lt_p.purge_ns || now - r->released_ns < lt_p.purge_ns)
+	if (!lt_p.purge_ns)
 		return;
 	unsigned i = 0;
 	while (i < LT_BLOCKS) {
-		if (!((r->dirty[i / 64] >> (i % 64)) & 1)) {
+		uint64_t w = r->dirty[i / 64] >> (i % 64);
+		if (!w) {
+			i = (i / 64 + 1) * 64;
+			continue;
+		}
+		i += (unsigned)__builtin_ctzll(w);
+		if (now - r->freed_ns[i] < lt_p.purge_ns) {
 			i++;
 			continue;
 		}
 		unsigned j = i;
-		while (j < LT_BLOCKS && ((r->dirty[j / 64] >> (j % 64)) & 1)) {
+		while (j < LT_BLOCKS && ((r->dirty[j / 64] >> (j % 64)) & 1) &&
+		       now - r->freed_ns[j] >= lt_p.purge_ns) {
 			r->dirty[j / 64] &= ~(1ULL << (j % 64));
 			j++;
 		}
@@ -511,8 +542,10 @@ void lt_heap_rebase(uint64_t now)
 	for (unsigned c = 0; c < LT_MAX_CLASSES; c++)
 		for (lt_region_t *r = lt_heap.lists[c]; r; r = r->next) {
 			r->opened_ns = r->filled_ns = r->released_ns = now;
-			for (unsigned i = 0; i < LT_BLOCKS; i++)
+			for (unsigned i = 0; i < LT_BLOCKS; i++) {
 				r->blocks[i].born_ns = now;
+				r->freed_ns[i] = now;
+			}
 		}
 	pthread_mutex_unlock(&lt_heap.lock);
 }

@@ -71,6 +71,7 @@ typedef struct lt_params_s {
 	uint64_t tick_ns;                       ///< sweep period (deadlines, censoring)
 	uint64_t purge_ns;                      ///< free blocks idle this long are decommitted (0 = never)
 	bool recycle;                           ///< blocks of long regions for shorter classes
+	unsigned share;                         ///< holes of shorter classes before new space: 1 regions, 2 also runs
 	int unwind;                             ///< ST_UNWIND_*
 	char pagesource[64];
 	char profile[512], model[512], profile_out[512];
@@ -122,6 +123,7 @@ struct lt_region_s {
 	uint64_t bitmap[LT_BLOCKS / 64];
 	uint64_t dirty[LT_BLOCKS / 64]; ///< free blocks still backed (purge candidates)
 	uint64_t released_ns;          ///< last time a run went back to this region
+	uint64_t freed_ns[LT_BLOCKS];  ///< when each free block was last released
 	lt_region_t *prev, *next;
 	lt_block_t blocks[LT_BLOCKS];
 };

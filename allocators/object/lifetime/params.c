@@ -162,7 +162,7 @@ bool lt_params_load(char *err, size_t errlen)
 			 qs);
 		return false;
 	}
-	uint64_t recycle, tick, purge;
+	uint64_t recycle, share, tick, purge;
 	if (!env_u64("ALLOCSCOPE_LIFETIME_SAMPLE", 256, 1, 1u << 30, &lt_p.sample_every, err, errlen) ||
 	    !env_u64("ALLOCSCOPE_LIFETIME_VERIFY", 1024, 1, 1u << 30, &lt_p.verify_every, err, errlen) ||
 	    !env_u64("ALLOCSCOPE_LIFETIME_MIN_SAMPLES", 4, 1, 1u << 20, &lt_p.min_samples, err, errlen) ||
@@ -170,8 +170,9 @@ bool lt_params_load(char *err, size_t errlen)
 	    !env_u64("ALLOCSCOPE_LIFETIME_DEADLINE", 4, 1, 1000, &lt_p.deadline_mult, err, errlen) ||
 	    !env_u64("ALLOCSCOPE_LIFETIME_KEEP_FREE", 8, 0, 1u << 16, &lt_p.keep_free, err, errlen) ||
 	    !env_u64("ALLOCSCOPE_LIFETIME_RECYCLE", 1, 0, 1, &recycle, err, errlen) ||
+	    !env_u64("ALLOCSCOPE_LIFETIME_SHARE", 2, 0, 2, &share, err, errlen) ||
 	    !env_u64("ALLOCSCOPE_LIFETIME_TICK_US", 1000, 10, 10000000, &tick, err, errlen) ||
-	    !env_u64("ALLOCSCOPE_LIFETIME_PURGE_MS", 200, 0, 1000000, &purge, err, errlen) ||
+	    !env_u64("ALLOCSCOPE_LIFETIME_PURGE_MS", 20, 0, 1000000, &purge, err, errlen) ||
 	    !env_str("ALLOCSCOPE_LIFETIME_PAGESOURCE",
 		     getenv("ALLOCSCOPE_PAGESOURCE") ? getenv("ALLOCSCOPE_PAGESOURCE") : "os",
 		     lt_p.pagesource,
@@ -185,6 +186,7 @@ bool lt_params_load(char *err, size_t errlen)
 		return false;
 	(void)q;
 	lt_p.recycle = recycle != 0;
+	lt_p.share = (unsigned)share;
 	lt_p.tick_ns = tick * 1000;
 	lt_p.purge_ns = purge * 1000000;
 	const char *uw = getenv("ALLOCSCOPE_LIFETIME_UNWIND");

@@ -14,7 +14,8 @@ extern const struct page_source_ops ps_frame_ops;
 /// Choose frame allocator X for the frame@X source; false if not built.
 bool ps_frame_bind(const char *frame_name);
 /// The fault-injecting source over "INNER,every=N,after=BYTES,skip=K"
-/// (ps_fault.c); NULL when the spec is malformed or INNER unknown.
+/// (ps_fault.c); NULL when the spec is malformed or INNER unknown. A NULL
+/// spec defers it to init's options ("fault" + options "os,every=N").
 const struct page_source_ops *ps_fault_bind(const char *spec);
 
 /// Counters shared by both sources (each source owns one block).

@@ -12,9 +12,14 @@
 //                "comes back" (0 = no limit, the default)
 //   skip=K       the first K map calls never fail (lets an allocator
 //                bootstrap), default 0
-// ALLOCSCOPE_PAGESOURCE_OPTIONS still goes to INNER's init. Decommit,
-// is_backed and stats pass through to INNER. No malloc, thread-safe.
+// ALLOCSCOPE_PAGESOURCE_OPTIONS still goes to INNER's init. The bare name
+// "fault" takes the whole spec from the options instead (so
+// ALLOCSCOPE_LIFETIME_PAGESOURCE=fault:os,after=64M, which lifetime splits
+// at the colon into name and options, works too; INNER is then initialised
+// without options). Decommit, is_backed and stats pass through to INNER.
+// No malloc; map/unmap are thread-safe, bind/init run once at startup.
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "as/kv.h"
@@ -25,8 +30,19 @@ static uint64_t fault_every, fault_after, fault_skip;
 static _Atomic uint64_t fault_calls; ///< map calls so far
 static _Atomic uint64_t fault_held;  ///< bytes mapped and not unmapped
 
+static bool fault_parse(const char *spec);
+
 static bool fault_init(const char *options, char *err, size_t errlen)
 {
+	if (!fault_inner) {
+		if (!options || !fault_parse(options)) {
+			snprintf(err, errlen,
+				 "fault page source: '%s' is not INNER,every=N,after=BYTES,skip=K",
+				 options ? options : "");
+			return false;
+		}
+		options = NULL;
+	}
 	return fault_inner->init(options, err, errlen);
 }
 
@@ -89,6 +105,16 @@ const struct page_source_ops ps_fault_ops = {
 
 const struct page_source_ops *ps_fault_bind(const char *spec)
 {
+	if (!spec) {
+		fault_inner = NULL; // bound by init
+		return &ps_fault_ops;
+	}
+	return fault_parse(spec) ? &ps_fault_ops : NULL;
+}
+
+// Parse "INNER,key=value,..." and bind INNER; false when malformed.
+static bool fault_parse(const char *spec)
+{
 	static const char *const keys[] = { "every", "after", "skip", NULL };
 	static char inner_name[64];
 	char err[128];
@@ -96,17 +122,17 @@ const struct page_source_ops *ps_fault_bind(const char *spec)
 	size_t len = comma ? (size_t)(comma - spec) : strlen(spec);
 	const char *opts = comma ? comma + 1 : "";
 	if (len == 0 || len >= sizeof(inner_name))
-		return NULL;
+		return false;
 	memcpy(inner_name, spec, len);
 	inner_name[len] = '\0';
-	if (strncmp(inner_name, "fault:", 6) == 0)
-		return NULL; // no nesting
+	if (strncmp(inner_name, "fault", 5) == 0)
+		return false; // no nesting
 	const struct page_source_ops *in = ps_find(inner_name);
 	if (!in || as_kv_check(opts, keys, err, sizeof(err)) < 0 ||
 	    as_kv_u64(opts, "every", 0, 0, UINT64_MAX, &fault_every, err, sizeof(err)) < 0 ||
 	    as_kv_u64(opts, "after", 0, 0, UINT64_MAX, &fault_after, err, sizeof(err)) < 0 ||
 	    as_kv_u64(opts, "skip", 0, 0, UINT64_MAX, &fault_skip, err, sizeof(err)) < 0)
-		return NULL;
+		return false;
 	fault_inner = in;
-	return &ps_fault_ops;
+	return true;
 }

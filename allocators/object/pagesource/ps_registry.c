@@ -14,8 +14,8 @@ const struct page_source_ops *ps_find(const char *name)
 		return &ps_os_ops;
 	if (strncmp(name, "frame@", 6) == 0)
 		return ps_frame_bind(name + 6) ? &ps_frame_ops : NULL;
-	if (strncmp(name, "fault:", 6) == 0)
-		return ps_fault_bind(name + 6);
+	if (strncmp(name, "fault", 5) == 0 && (name[5] == ':' || name[5] == '\0'))
+		return ps_fault_bind(name[5] ? name + 6 : NULL);
 	return NULL;
 }
 

@@ -268,9 +268,10 @@ int main(int argc, char **argv)
 	cf.threads = as_probe_threads();
 	cf.seed = as_probe_seed();
 	cf.zipf_cdf = malloc(sizeof(double) * cf.images);
-	counts = calloc(cf.threads, sizeof(*counts));
+	counts = aligned_alloc(AS_CACHELINE, cf.threads * sizeof(*counts)); // calloc is only 16-aligned
 	if (!cf.zipf_cdf || !counts)
 		as_die(1, "out of memory");
+	memset(counts, 0, cf.threads * sizeof(*counts));
 	double sum = 0;
 	for (unsigned i = 0; i < cf.images; i++)
 		sum += 1.0 / pow(i + 1, s);
