@@ -287,11 +287,20 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address -fno-omit-frame-pointer \
 	-pthread $(INCLUDES)
 FUZZ_DIR := $(BUILD)/fuzz
-FUZZERS := $(FUZZ_DIR)/fuzz_frame
+FUZZ_OBJECT_ALLOCS := adaptive lifetime
+FUZZERS := $(FUZZ_DIR)/fuzz_frame $(foreach a,$(FUZZ_OBJECT_ALLOCS),$(FUZZ_DIR)/fuzz_object_$(a))
 
 $(FUZZ_DIR)/fuzz_frame: tests/fuzz/fuzz_frame.c $(FRAME_SRC) $(COMMON_SRC)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -o $@ $(LIBS_BASE)
+
+define FUZZ_OBJECT
+$(FUZZ_DIR)/fuzz_object_$(1): tests/fuzz/fuzz_object.c $(wildcard allocators/object/$(1)/*.c) \
+		$(PAGESOURCE_SRC) $(FRAME_SRC) $(COMMON_SRC)
+	@mkdir -p $$(@D)
+	$$(FUZZ_CC) $$(FUZZ_FLAGS) -Iallocators/object/$(1) $$^ -o $$@ $$(LIBS_BASE)
+endef
+$(foreach a,$(FUZZ_OBJECT_ALLOCS),$(eval $(call FUZZ_OBJECT,$(a))))
 
 .PHONY: fuzz
 fuzz: $(FUZZERS)

@@ -402,9 +402,11 @@ void lt_sample_free(void *p)
 
 void lt_sample_sweep(uint64_t now)
 {
-	if (!lt_spool)
-		return;
 	lt_lock(&lt_slock);
+	if (!lt_spool) { // created under the lock by the first sample
+		lt_unlock(&lt_slock);
+		return;
+	}
 	for (uint32_t i = 0; i < lt_shigh; i++) {
 		lt_sample_t *e = &lt_spool[i];
 		if (!e->p || !e->site)
@@ -443,8 +445,8 @@ void lt_acc_snapshot(lt_acc_t *out, uint64_t *live_samples)
 	uint64_t bytes_ok = as_atomic_load_relaxed(&lt_acc.bytes_ok); // all: report-time snapshot
 	uint64_t live = 0;
 	uint64_t now = lt_now();
+	lt_lock(&lt_slock); // lt_spool is created under it
 	if (lt_spool) {
-		lt_lock(&lt_slock);
 		for (uint32_t i = 0; i < lt_shigh; i++) {
 			lt_sample_t *e = &lt_spool[i];
 			if (!e->p)
@@ -462,8 +464,8 @@ void lt_acc_snapshot(lt_acc_t *out, uint64_t *live_samples)
 				bytes_ok += e->size;
 			}
 		}
-		lt_unlock(&lt_slock);
 	}
+	lt_unlock(&lt_slock);
 	memset(out, 0, sizeof(*out));
 	as_atomic_store_relaxed(&out->n, n); // private copy
 	as_atomic_store_relaxed(&out->ok, ok); // private copy
