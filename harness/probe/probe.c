@@ -739,13 +739,6 @@ static void emit_timeline(void)
 			 (long long)s->rss, live ? (long long)s->live : -1LL);
 		if (s->rss > rss_peak)
 			rss_peak = s->rss;
-		// The fragmentation peak is taken at the highest RSS while the
-		// workload held memory: after its final frees, live is 0 and an
-		// allocator that keeps its pages would score 1.0 for nothing.
-		if (live && s->live > 0 && s->rss > P.timeline[peak_i].rss)
-			peak_i = i;
-		if (live && P.timeline[peak_i].live <= 0 && s->live > 0)
-			peak_i = i;
 		if (s->live > live_peak)
 			live_peak = s->live;
 		if (live && s->live > 0 && s->rss > 0) {
@@ -757,6 +750,19 @@ static void emit_timeline(void)
 		as_probe_metric("rss_peak_sampled_bytes", (double)rss_peak);
 	if (!live)
 		return;
+	// frag_peak is read at the RSS peak while the workload held memory: the
+	// earliest sample with live bytes whose RSS is within 1% of the highest
+	// such RSS. Without that, an allocator that keeps its pages scores ~1.0
+	// from a teardown sample (live nearly 0, RSS a page above the plateau).
+	int64_t live_rss_peak = 0;
+	for (unsigned i = 0; i < P.nsamples; i++)
+		if (P.timeline[i].live > 0 && P.timeline[i].rss > live_rss_peak)
+			live_rss_peak = P.timeline[i].rss;
+	for (unsigned i = 0; i < P.nsamples; i++)
+		if (P.timeline[i].live > 0 && P.timeline[i].rss >= live_rss_peak - live_rss_peak / 100) {
+			peak_i = i;
+			break;
+		}
 	as_probe_metric("live_peak_bytes", (double)live_peak);
 	sample_t *pk = &P.timeline[peak_i];
 	if (pk->rss > 0)

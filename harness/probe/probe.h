@@ -174,8 +174,8 @@ AS_NORETURN void as_probe_fail(const char *fmt, ...) AS_PRINTF(1, 2);
 
 /// Stop the sampler, merge histograms, write lat_*, timeline-derived
 /// metrics (rss_peak_sampled_bytes; when live bytes were tracked also
-/// live_peak_bytes, frag_peak = 1 - live/RSS at the highest-RSS sample
-/// that held live bytes, frag_mean = the average over samples with live
+/// live_peak_bytes, frag_peak = 1 - live/RSS at the earliest sample with
+/// live bytes whose RSS is within 1% of the peak RSS of such samples, frag_mean = the average over samples with live
 /// bytes), malloc_lib/served, placement and
 /// "status ok". Call once at the end of a successful run.
 void as_probe_finish(void);

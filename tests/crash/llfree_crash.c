@@ -133,12 +133,15 @@ static void *storm(void *arg)
 static void child_main(const char *region_path)
 {
 	char err[256];
-	child_fa = llf_persist_open(region_path, 0, opt.threads, NULL, false, NULL, err,
+	llf_persist_info_t info;
+	child_fa = llf_persist_open(region_path, 0, opt.threads, NULL, false, &info, err,
 				    sizeof(err));
 	if (!child_fa) {
 		fprintf(stderr, "child: %s\n", err);
 		_exit(4);
 	}
+	if (info.was_crashed || info.created) // the parent closed it cleanly
+		_exit(6);
 	pthread_t th[CT_MAX_THREADS];
 	for (unsigned t = 0; t < opt.threads; t++)
 		if (pthread_create(&th[t], NULL, storm, (void *)(uintptr_t)t))

@@ -35,7 +35,7 @@ for b in test-unit test-stress llfree-crash-test; do
 	f="$BUILD/bin/$b"
 	if [ ! -x "$f" ]; then
 		bad "$f is missing"
-	elif nm "$f" 2>/dev/null | grep -q "$sym"; then
+	elif nm "$f" >"$tmp/nm" 2>/dev/null; grep -q "$sym" "$tmp/nm"; then
 		ok "$b is instrumented ($sym*)"
 	else
 		bad "$b has no $sym* symbols: not built with -fsanitize=$SANITIZE"

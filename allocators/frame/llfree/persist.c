@@ -97,6 +97,11 @@ frame_alloc_t *llf_persist_open(const char *path, uint64_t frames, unsigned core
 				 (unsigned long long)h->frames, (unsigned long long)frames);
 			goto out_unmap;
 		}
+		if (bytes != page_up((size_t)h->bytes)) {
+			snprintf(err, errlen, "llfree-persist: %s has %zu bytes, its header says %llu",
+				 path, bytes, (unsigned long long)page_up((size_t)h->bytes));
+			goto out_unmap;
+		}
 		info->was_crashed = h->crashed != 0;
 	}
 	close(fd);

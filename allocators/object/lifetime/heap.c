@@ -6,8 +6,10 @@
 // a thread that needs a run for lifetime class c first looks for free
 // blocks in ACTIVE regions of longer classes, longest first (recycling: the
 // short-lived objects die before the region's residents, so the region's
-// lifetime is not extended); then in the OPEN region of class c; then it
-// opens a free region (or maps a new one) for c. Each region has a deadline
+// lifetime is not extended); then in the OPEN region of class c; then (our
+// addition, lt_p.share) in ACTIVE regions of shorter classes; then it opens
+// a free region (or maps a new one) for c. Free blocks of live regions are
+// decommitted once each has been free for purge_ns. Each region has a deadline
 // of deadline_mult x the bound of its class after its last resident run was
 // placed: past it with residents still live, the region was under-predicted
 // and moves to the next longer class; when its residents all die before
