@@ -380,9 +380,10 @@ int as_compare(json_t *base, json_t *cur, const as_cmp_opts_t *o, FILE *out, as_
 				bootstrap(vb, nb, vc, nc, dir, &rng, &lo, &hi);
 				double p = as_mann_whitney_p(vb, nb, vc, nc);
 				snprintf(conf, sizeof(conf), "CI95 [%.3f, %.3f] p=%.3f n=%zu/%zu", lo, hi, p, nb, nc);
-				if (worse > 1 + o->threshold && lo > 1)
+				double alpha = o->alpha > 0 ? o->alpha : 0.05;
+				if (worse > 1 + o->threshold && lo > 1 && p < alpha)
 					verdict = "REGRESSED";
-				else if (worse < 1 / (1 + o->threshold) && hi < 1)
+				else if (worse < 1 / (1 + o->threshold) && hi < 1 && p < alpha)
 					verdict = "improved";
 			}
 			// The reference's own timings are the yardstick: their raw
