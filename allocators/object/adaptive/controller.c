@@ -160,7 +160,11 @@ static void tune_bin(adp_tcache_t *tc, unsigned c, uint32_t interval, unsigned s
 			b->cap = newcap;
 			note_change(tc, ADP_C_CAP, &k->last_dir[1], &k->since[1], -1, (int)c, b->cap);
 		}
+		// At least down to the (possibly shrunk) capacity: a bin over its
+		// cap would hold memory the shared budget no longer counts.
 		uint32_t give = low - low / 4;
+		if (b->n > b->cap && b->n - b->cap > give)
+			give = b->n - b->cap;
 		if (give)
 			adp_bin_flush(tc, c, give);
 	}
