@@ -16,6 +16,7 @@
 
 #include "../allocators/object/lifetime/lt_format.h"
 #include "../allocators/object/trace/trace_format.h"
+#include "lib/tool_util.h"
 
 typedef struct site_s {
 	uint32_t trace_site;
@@ -33,20 +34,9 @@ typedef struct obj_s {
 
 static site_t *sites;
 static size_t nsites, capsites;
-static obj_t *objs;
-static size_t nobjs;
+static tool_idtab_t objs = { .size = sizeof(obj_t) };
 static uint64_t bounds[LT_FMT_MAX_CLASSES];
 static unsigned ncls;
-
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n);
-	if (!p) {
-		fprintf(stderr, "lt-profile: out of memory\n");
-		exit(1);
-	}
-	return p;
-}
 
 static site_t *site_get(uint32_t s)
 {
@@ -55,7 +45,7 @@ static site_t *site_get(uint32_t s)
 			return &sites[i];
 	if (nsites == capsites) {
 		capsites = capsites ? 2 * capsites : 256;
-		sites = xrealloc(sites, capsites * sizeof(*sites));
+		sites = tool_xrealloc(sites, capsites * sizeof(*sites));
 	}
 	site_t *x = &sites[nsites++];
 	memset(x, 0, sizeof(*x));
@@ -74,17 +64,7 @@ static void on_site(const tr_site_t *s, const char *text, void *ctx)
 
 static obj_t *obj_at(uint64_t id)
 {
-	if (id == 0 || id > (1ULL << 34))
-		return NULL;
-	if (id > nobjs) {
-		size_t n = nobjs ? nobjs : 1024;
-		while (n < id)
-			n *= 2;
-		objs = xrealloc(objs, n * sizeof(*objs));
-		memset(objs + nobjs, 0, (n - nobjs) * sizeof(*objs));
-		nobjs = n;
-	}
-	return &objs[id - 1];
+	return tool_idtab_at(&objs, id);
 }
 
 static void on_alloc(const tr_alloc_t *a, void *ctx)
@@ -169,6 +149,7 @@ static int usage(int code)
 
 int main(int argc, char **argv)
 {
+	tool_set_prog("lt-profile");
 	char err[200];
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
 		return usage(0);
@@ -205,9 +186,11 @@ int main(int argc, char **argv)
 	tr_walk(buf, len, &th, &v2, err, sizeof(err));
 	tr_visitor_t v3 = { .free = on_free };
 	tr_walk(buf, len, &th, &v3, err, sizeof(err));
-	for (size_t k = 0; k < nobjs; k++)
-		if (objs[k].live)
-			site_get(objs[k].site)->count[ncls - 1]++;
+	for (size_t k = 0; k < objs.n; k++) {
+		obj_t *o = tool_idtab_get(&objs, k);
+		if (o->live)
+			site_get(o->site)->count[ncls - 1]++;
+	}
 	FILE *f = fopen(argv[2], "wb");
 	if (!f) {
 		fprintf(stderr, "lt-profile: %s: cannot create\n", argv[2]);

@@ -21,6 +21,7 @@
 
 #include "../allocators/object/lifetime/lt_format.h"
 #include "as/rng.h"
+#include "lib/tool_util.h"
 
 #define MAXC LT_FMT_MAX_CLASSES
 
@@ -47,16 +48,6 @@ static bool have_hdr;
 static double quantile = 0.9;
 static unsigned holdout_pct = 20;
 
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n);
-	if (!p) {
-		fprintf(stderr, "lt-train: out of memory\n");
-		exit(1);
-	}
-	return p;
-}
-
 static uint32_t *cur_tok;
 static unsigned cur_n, cur_cap;
 static void collect(uint32_t h, void *ctx)
@@ -64,7 +55,7 @@ static void collect(uint32_t h, void *ctx)
 	(void)ctx;
 	if (cur_n == cur_cap) {
 		cur_cap = cur_cap ? 2 * cur_cap : 32;
-		cur_tok = xrealloc(cur_tok, cur_cap * sizeof(*cur_tok));
+		cur_tok = tool_xrealloc(cur_tok, cur_cap * sizeof(*cur_tok));
 	}
 	cur_tok[cur_n++] = h;
 }
@@ -90,7 +81,7 @@ static void on_site(const lt_fmt_site_t *s, void *ctx)
 	}
 	if (nex == capex) {
 		capex = capex ? 2 * capex : 256;
-		ex = xrealloc(ex, capex * sizeof(*ex));
+		ex = tool_xrealloc(ex, capex * sizeof(*ex));
 	}
 	uint64_t st = s->id;
 	ex[nex++] = (ex_t){ s->id, label, w, cur_tok, cur_n, as_splitmix64(&st) % 100 < holdout_pct };
@@ -103,7 +94,7 @@ static tok_t *tok_get(uint32_t h)
 			return &toks[i];
 	if (ntoks == captoks) {
 		captoks = captoks ? 2 * captoks : 256;
-		toks = xrealloc(toks, captoks * sizeof(*toks));
+		toks = tool_xrealloc(toks, captoks * sizeof(*toks));
 	}
 	memset(&toks[ntoks], 0, sizeof(toks[0]));
 	toks[ntoks].hash = h;
@@ -177,6 +168,7 @@ static int usage(int code)
 
 int main(int argc, char **argv)
 {
+	tool_set_prog("lt-train");
 	bool all = false;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {

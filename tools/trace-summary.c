@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../allocators/object/trace/trace_format.h"
+#include "lib/tool_util.h"
 
 #define NCLS 6
 static const uint64_t bounds[NCLS - 1] = { 1000000ULL, 10000000ULL, 100000000ULL, 1000000000ULL,
@@ -36,8 +37,7 @@ typedef struct obj_s {
 
 static site_t *sites;
 static size_t nsites, capsites;
-static obj_t *objs;
-static size_t nobjs;
+static tool_idtab_t objs = { .size = sizeof(obj_t) };
 static uint64_t nfree, unmatched;
 
 static site_t *site_get(uint32_t s)
@@ -47,11 +47,7 @@ static site_t *site_get(uint32_t s)
 			return &sites[i];
 	if (nsites == capsites) {
 		capsites = capsites ? 2 * capsites : 256;
-		sites = realloc(sites, capsites * sizeof(*sites));
-		if (!sites) {
-			fprintf(stderr, "trace-summary: out of memory\n");
-			exit(1);
-		}
+		sites = tool_xrealloc(sites, capsites * sizeof(*sites));
 	}
 	site_t *x = &sites[nsites++];
 	memset(x, 0, sizeof(*x));
@@ -70,21 +66,7 @@ static void on_site(const tr_site_t *s, const char *text, void *ctx)
 
 static obj_t *obj_at(uint64_t id)
 {
-	if (id == 0 || id > (1ULL << 34))
-		return NULL;
-	if (id > nobjs) {
-		size_t n = nobjs ? nobjs : 1024;
-		while (n < id)
-			n *= 2;
-		objs = realloc(objs, n * sizeof(*objs));
-		if (!objs) {
-			fprintf(stderr, "trace-summary: out of memory\n");
-			exit(1);
-		}
-		memset(objs + nobjs, 0, (n - nobjs) * sizeof(*objs));
-		nobjs = n;
-	}
-	return &objs[id - 1];
+	return tool_idtab_at(&objs, id);
 }
 
 static void on_alloc(const tr_alloc_t *a, void *ctx)
@@ -131,6 +113,7 @@ static int by_allocs(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
+	tool_set_prog("trace-summary");
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		printf("usage: trace-summary TRACE [TOP]\n"
 		       "Summarise an allocscope allocation trace: totals, then the TOP sites\n"
@@ -168,9 +151,11 @@ int main(int argc, char **argv)
 		allocs += sites[i].allocs;
 		bytes += sites[i].bytes;
 	}
-	for (size_t k = 0; k < nobjs; k++)
-		if (objs[k].live)
-			site_get(objs[k].site)->never++;
+	for (size_t k = 0; k < objs.n; k++) {
+		obj_t *o = tool_idtab_get(&objs, k);
+		if (o->live)
+			site_get(o->site)->never++;
+	}
 	qsort(sites, nsites, sizeof(*sites), by_allocs);
 	printf("trace %s: %zu bytes, %zu sites, %llu allocations (%llu bytes), %llu frees, "
 	       "%llu unmatched frees\n",
