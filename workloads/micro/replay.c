@@ -235,6 +235,10 @@ static void load(const char *path)
 	sort_events(R.ev, R.nev);
 }
 
+/// Anonymous resident bytes (statm resident minus shared). File-backed pages
+/// are left out on purpose: the kernel maps them with fault-around only when
+/// they are already in the page cache, so they differ between a cold and a
+/// warm run of one binary and would break the replay's repeatability.
 static int64_t rss_now(int fd)
 {
 	char b[128];
@@ -242,8 +246,10 @@ static int64_t rss_now(int fd)
 	if (n <= 0)
 		return -1;
 	b[n] = '\0';
-	char *sp = strchr(b, ' ');
-	return sp ? strtoll(sp + 1, NULL, 10) * (int64_t)sysconf(_SC_PAGESIZE) : -1;
+	long long size, resident, shared;
+	if (sscanf(b, "%lld %lld %lld", &size, &resident, &shared) != 3)
+		return -1;
+	return (resident - shared) * (int64_t)sysconf(_SC_PAGESIZE);
 }
 
 static inline void fill(void *p, uint64_t size, uint64_t tag, bool touch)
