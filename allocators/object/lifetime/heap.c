@@ -229,12 +229,57 @@ uint64_t lt_heap_committed(void)
 	return (lt_heap.nmapped - lt_heap.nfree) * (uint64_t)LT_REGION;
 }
 
+// ---------------------------------------------------------------------------
+// Huge pages (lt_p.huge). On the os page source a region mapped with
+// MADV_HUGEPAGE becomes one 2 MiB page at its first touch, so every region
+// opened costs 2 MiB of RSS however little it holds. Under the default
+// `dense` policy a region stays on 4 KiB pages (MADV_NOHUGEPAGE) until every
+// block of it has been handed out, and is then collapsed in place
+// (MADV_COLLAPSE, Linux 6.1+, synchronous) - promotion by utilisation, as
+// Ingens (OSDI'16) does for whole processes. Purging a free block of a
+// collapsed region splits the huge page again; that is the kernel's job.
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/// True when lt_ps maps plain anonymous memory whose THP state madvise sets
+/// (frame@X page sources hand out order-9 frames and decide themselves).
+static bool heap_thp_managed(void)
+{
+	return lt_p.huge != LT_HUGE_EAGER &&
+	       (!strcmp(lt_ps->name, "os") || !strcmp(lt_ps->name, "lt-mmap"));
+}
+
+/// Keep a fresh or reused region on small pages (dense and off policies).
+static void region_small_pages(lt_region_t *r)
+{
+	if (heap_thp_managed())
+		madvise(r->base, LT_REGION, MADV_NOHUGEPAGE);
+	r->huge = false;
+}
+
+/// Called when every block of r is in use: collapse it into a huge page.
+static void region_maybe_collapse(lt_region_t *r)
+{
+	if (r->huge || lt_p.huge != LT_HUGE_DENSE || !heap_thp_managed())
+		return;
+	r->huge = true; // one attempt per commit: a failed collapse is not retried
+	if (madvise(r->base, LT_REGION, MADV_HUGEPAGE) == 0 &&
+	    madvise(r->base, LT_REGION, MADV_COLLAPSE) == 0)
+		lt_heap.collapses++;
+	else
+		lt_heap.collapse_failures++;
+}
+
 static lt_region_t *region_new(unsigned lc, uint64_t now)
 {
 	lt_region_t *r = lt_heap.free_list;
 	if (r) {
 		list_del(&lt_heap.free_list, r);
 		lt_heap.nfree--;
+		if (r->huge)
+			region_small_pages(r);
 	} else {
 		bool dirty = false;
 		char *base = lt_ps->map(LT_REGION, LT_REGION, &dirty);
@@ -254,6 +299,7 @@ static lt_region_t *region_new(unsigned lc, uint64_t now)
 			return NULL;
 		}
 		lt_heap.nmapped++;
+		region_small_pages(r);
 	}
 	r->committed = true;
 	r->lc = r->base_lc = (uint8_t)lc;
@@ -345,6 +391,8 @@ static void region_take(lt_region_t *r, unsigned idx, unsigned n, unsigned lc)
 	r->used = (uint16_t)(r->used + n);
 	if (lc >= r->base_lc)
 		r->residents = (uint16_t)(r->residents + n);
+	if (r->used == LT_BLOCKS)
+		region_maybe_collapse(r);
 	if (r->state == LT_R_OPEN && r->used == LT_BLOCKS) {
 		r->state = LT_R_ACTIVE;
 		if (lt_heap.open[r->lc] == r)

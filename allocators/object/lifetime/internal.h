@@ -57,6 +57,13 @@ enum { LT_W_CUR, LT_W_AVAIL, LT_W_FULL };
 // ---------------------------------------------------------------------------
 // Parameters (params.c): one table, environment overrides.
 
+/// Huge-page policy for regions on the os page source (ALLOCSCOPE_LIFETIME_HUGE).
+enum {
+	LT_HUGE_DENSE, ///< 4 KiB pages until every block was handed out, then MADV_COLLAPSE
+	LT_HUGE_EAGER, ///< MADV_HUGEPAGE at map: the first touch faults the whole 2 MiB
+	LT_HUGE_OFF,   ///< never
+};
+
 typedef struct lt_params_s {
 	unsigned predictor;
 	unsigned nclasses;                      ///< >= 1; the last is unbounded
@@ -73,6 +80,7 @@ typedef struct lt_params_s {
 	bool recycle;                           ///< blocks of long regions for shorter classes
 	unsigned share;                         ///< holes of shorter classes before new space: 1 regions, 2 also runs
 	int unwind;                             ///< ST_UNWIND_*
+	unsigned huge;                          ///< LT_HUGE_*: when a region becomes a huge page
 	char pagesource[64];
 	char profile[512], model[512], profile_out[512];
 } lt_params_t;
@@ -117,6 +125,7 @@ struct lt_region_s {
 	uint8_t base_lc;       ///< class it was opened for: blocks >= it are residents
 	uint8_t state;
 	bool committed;
+	bool huge;             ///< collapsed into a huge page since it was last committed
 	uint16_t used;         ///< blocks in use
 	uint16_t residents;    ///< used blocks of class >= base_lc
 	uint64_t opened_ns, filled_ns;
@@ -159,6 +168,7 @@ typedef struct lt_heap_s {
 	_Alignas(AS_CACHELINE) lt_partial_t partial[LT_MAX_CLASSES][LT_NSC];
 	// statistics (under lock)
 	uint64_t promotions, demotions, decommits, recycled, region_opens, purged_blocks;
+	uint64_t collapses, collapse_failures;
 	uint64_t committed_peak;
 	double frag_at_peak;
 } lt_heap_t;

@@ -189,6 +189,17 @@ bool lt_params_load(char *err, size_t errlen)
 	lt_p.share = (unsigned)share;
 	lt_p.tick_ns = tick * 1000;
 	lt_p.purge_ns = purge * 1000000;
+	const char *hg = getenv("ALLOCSCOPE_LIFETIME_HUGE");
+	if (!hg || !*hg || !strcmp(hg, "dense"))
+		lt_p.huge = LT_HUGE_DENSE;
+	else if (!strcmp(hg, "eager"))
+		lt_p.huge = LT_HUGE_EAGER;
+	else if (!strcmp(hg, "off"))
+		lt_p.huge = LT_HUGE_OFF;
+	else {
+		snprintf(err, errlen, "ALLOCSCOPE_LIFETIME_HUGE=%s: want dense, eager or off", hg);
+		return false;
+	}
 	const char *uw = getenv("ALLOCSCOPE_LIFETIME_UNWIND");
 	if (!uw || !*uw || !strcmp(uw, "backtrace"))
 		lt_p.unwind = 0;

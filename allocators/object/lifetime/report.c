@@ -177,11 +177,15 @@ void lt_report(void (*metric)(const char *name, double value))
 	metric("lt_live_bytes", (double)st.live_bytes);
 	pthread_mutex_lock(&lt_heap.lock);
 	double purged = (double)lt_heap.purged_blocks * LT_BLOCK;
+	double collapses = (double)lt_heap.collapses;
+	double collapse_failures = (double)lt_heap.collapse_failures;
 	double frag_pk = lt_heap.frag_at_peak;
 	uint64_t committed_pk = lt_heap.committed_peak;
 	uint64_t committed = lt_heap_committed();
 	pthread_mutex_unlock(&lt_heap.lock);
 	metric("lt_purged_bytes", purged);
+	metric("lt_collapses", collapses);
+	metric("lt_collapse_failures", collapse_failures);
 	metric("lt_committed_peak_bytes", (double)committed_pk);
 	if (committed_pk)
 		metric("lt_frag_peak", frag_pk);
