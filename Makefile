@@ -291,11 +291,27 @@ FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address -fno-omi
 	-pthread $(INCLUDES)
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_OBJECT_ALLOCS := adaptive lifetime
-FUZZERS := $(FUZZ_DIR)/fuzz_frame $(foreach a,$(FUZZ_OBJECT_ALLOCS),$(FUZZ_DIR)/fuzz_object_$(a))
+FUZZERS := $(FUZZ_DIR)/fuzz_frame $(foreach a,$(FUZZ_OBJECT_ALLOCS),$(FUZZ_DIR)/fuzz_object_$(a)) \
+	$(FUZZ_DIR)/fuzz_config $(FUZZ_DIR)/fuzz_trace $(FUZZ_DIR)/fuzz_profile
 
 $(FUZZ_DIR)/fuzz_frame: tests/fuzz/fuzz_frame.c $(FRAME_SRC) $(COMMON_SRC)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $^ -o $@ $(LIBS_BASE)
+
+# Input readers. fuzz_config parses configs against the build's catalog: the
+# workloads that $(BIN)/framebench and $(BIN)/micro-* describe (built first,
+# order-only: the fuzzer runs them at start-up, it does not link them).
+$(FUZZ_DIR)/fuzz_config: tests/fuzz/fuzz_config.c $(HARNESS_SRC) $(COMMON_SRC) | $(BIN)/framebench $(MICRO_PROGS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) -o $@ $(LIBS_HARNESS)
+
+$(FUZZ_DIR)/fuzz_trace: tests/fuzz/fuzz_trace.c allocators/object/trace/trace_format.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< -o $@
+
+$(FUZZ_DIR)/fuzz_profile: tests/fuzz/fuzz_profile.c allocators/object/lifetime/lt_format.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< -o $@
 
 define FUZZ_OBJECT
 $(FUZZ_DIR)/fuzz_object_$(1): tests/fuzz/fuzz_object.c $(wildcard allocators/object/$(1)/*.c) \

@@ -3,6 +3,8 @@
 #include "opts.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,64 +148,125 @@ static const char *check_value(const char *key, const char *v)
 
 // ---------------------------------------------------------------------------
 // Config files
+//
+// inih reads the text line by line through cfg_read (an fgets over the
+// buffer), so the parser works the same on a file and on a fuzzer's bytes,
+// and knows the line number for every handler call. The handler writes only
+// into a scratch as_opts_t (c->n); it is merged into the caller's options
+// when the whole text is good, and freed otherwise, so a rejected config
+// leaves the caller's options as they were.
 
 typedef struct cfg_s {
-	as_opts_t *o;
+	const as_opts_t *o; ///< the caller's options: [run] keys only fill unset ones
+	as_opts_t n;	    ///< what this config sets
+	const char *text;
+	size_t len;
+	size_t pos;
+	int line;      ///< line most recently handed to inih (1-based)
+	int fail_line; ///< line of err, 0 = none
 	char err[600];
-	bool failed;
 } cfg_t;
 
 static int cfg_fail(cfg_t *c, const char *fmt, ...) AS_PRINTF(2, 3);
 static int cfg_fail(cfg_t *c, const char *fmt, ...)
 {
-	if (!c->failed) {
+	if (!c->fail_line) {
 		va_list ap;
 		va_start(ap, fmt);
 		vsnprintf(c->err, sizeof(c->err), fmt, ap);
 		va_end(ap);
-		c->failed = true;
+		c->fail_line = c->line;
 	}
 	return 0;
 }
 
-static void set_if_unset(char **field, const char *v)
+// inih's reader: the next line (with its '\n') into line[0..num-1), like
+// fgets. A line that does not fit would be split by inih into several
+// "lines" (wrong line numbers, a bogus reason), and a NUL byte would end the
+// line early; both stop the parse with a reason instead.
+static char *cfg_read(char *line, int num, void *stream)
 {
-	if (!*field)
+	cfg_t *c = stream;
+	if (c->pos >= c->len || c->fail_line || num < 2)
+		return NULL;
+	const char *s = c->text + c->pos;
+	size_t rest = c->len - c->pos;
+	const char *nl = memchr(s, '\n', rest);
+	size_t n = nl ? (size_t)(nl - s) + 1 : rest;
+	c->line++;
+	if (memchr(s, '\0', n)) {
+		cfg_fail(c, "NUL byte in the line (not a text file?)");
+		return NULL;
+	}
+	if (n > (size_t)num - 1) {
+		cfg_fail(c, "line longer than %d characters", num - 2);
+		return NULL;
+	}
+	memcpy(line, s, n);
+	line[n] = '\0';
+	c->pos += n;
+	return line;
+}
+
+// A [run] key sets the scratch value unless the caller or an earlier line
+// of this config already set it (the command line wins; first line wins).
+static void set_if_unset(const char *old, char **field, const char *v)
+{
+	if (!old && !*field)
 		*field = as_xstrdup(v);
+}
+
+// An allocator name a config may use: listed, or "preload:PATH". Checked
+// without as_alloc_find, which would add a table entry for every preload
+// name (the plan adds it when the config is used).
+static bool cfg_known_alloc(const char *name)
+{
+	if (!strncmp(name, "preload:", 8))
+		return name[8] != '\0';
+	return as_alloc_find(name) != NULL;
 }
 
 static int cfg_handler(void *user, const char *section, const char *name, const char *value)
 {
 	cfg_t *c = user;
-	as_opts_t *o = c->o;
+	const as_opts_t *o = c->o;
+	as_opts_t *n = &c->n;
 	if (!strcmp(section, "run")) {
-		static const char *const keys[] = { "alloc",   "workload", "threads",	  "reps",   "pin",
-						    "membind", "topology", "events",	  "seed",   "timeout",
-						    "mem_limit", "sample", "timeline_ms", NULL };
-		char **fields[] = { &o->alloc,	 &o->workload, &o->threads,   &o->reps,	 &o->pin,
-				    &o->membind, &o->topology, &o->events,    &o->seed,	 &o->timeout,
-				    &o->mem_limit, &o->sample, &o->timeline_ms };
+		static const struct {
+			const char *key;
+			size_t off;
+		} keys[] = {
+#define K(f) { #f, offsetof(as_opts_t, f) }
+			K(alloc),   K(workload), K(threads),	 K(reps),   K(pin),
+			K(membind), K(topology), K(events),	 K(seed),   K(timeout),
+			K(mem_limit), K(sample), K(timeline_ms),
+#undef K
+		};
 		if (!strcmp(name, "alloc")) {
 			// Names must exist; availability is checked when the plan is
 			// built (bench skips missing ones).
 			as_strv_t l = { 0 };
 			as_strv_split(&l, value, ',');
+			if (!l.n)
+				cfg_fail(c, "alloc = %s: empty list", value);
 			for (size_t i = 0; i < l.n; i++)
-				if (!as_alloc_find(l.v[i])) {
+				if (!cfg_known_alloc(l.v[i])) {
 					cfg_fail(c, "alloc = %s: unknown allocator '%s' (see allocscope list)", value, l.v[i]);
-					as_strv_clear(&l);
-					return 0;
+					break;
 				}
 			as_strv_clear(&l);
-			set_if_unset(&o->alloc, value);
+			if (c->fail_line == c->line)
+				return 0;
+			set_if_unset(o->alloc, &n->alloc, value);
 			return 1;
 		}
-		for (size_t i = 0; keys[i]; i++)
-			if (!strcmp(name, keys[i])) {
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (!strcmp(name, keys[i].key)) {
 				const char *r = check_value(name, value);
 				if (r)
 					return cfg_fail(c, "%s = %s: %s", name, value, r);
-				set_if_unset(fields[i], value);
+				set_if_unset(*(char *const *)((const char *)o + keys[i].off),
+					     (char **)((char *)n + keys[i].off), value);
 				return 1;
 			}
 		return cfg_fail(c, "unknown key '%s' in [run]", name);
@@ -215,7 +278,7 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 				known = true;
 		if (!known)
 			return cfg_fail(c, "no workload has a parameter '%s'", name);
-		as_strv_pushf(&o->cparams, "%s=%s", name, value);
+		as_strv_pushf(&n->cparams, "%s=%s", name, value);
 		return 1;
 	}
 	if (!strncmp(section, "params.", 7)) {
@@ -224,11 +287,11 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 			return 1; // not built here; the suite notes it
 		if (!as_wl_param(w, name))
 			return cfg_fail(c, "workload '%s' has no parameter '%s'", w->name, name);
-		as_strv_pushf(&o->wparams, "%s:%s=%s", w->name, name, value);
+		as_strv_pushf(&n->wparams, "%s:%s=%s", w->name, name, value);
 		return 1;
 	}
 	if (!strcmp(section, "suite.frame") || !strcmp(section, "suite.object")) {
-		as_suite_t *s = &o->suite[section[6] == 'f' ? AS_KIND_FRAME : AS_KIND_OBJECT];
+		as_suite_t *s = &n->suite[section[6] == 'f' ? AS_KIND_FRAME : AS_KIND_OBJECT];
 		if (!strcmp(name, "workloads")) {
 			as_strv_split(&s->workloads, value, ',');
 			return 1;
@@ -238,6 +301,8 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 			if (r)
 				return cfg_fail(c, "%s = %s: %s", name, value, r);
 			if (name[7] == '.') {
+				if (!name[8])
+					return cfg_fail(c, "threads. = %s: name a workload (threads.NAME)", value);
 				as_strv_pushf(&s->wthreads, "%s=%s", name + 8, value);
 				return 1;
 			}
@@ -250,17 +315,103 @@ static int cfg_handler(void *user, const char *section, const char *name, const 
 	return cfg_fail(c, "unknown section [%s] (run, params, params.NAME, suite.frame, suite.object)", section);
 }
 
-void as_opts_load_config(as_opts_t *o, const char *path)
+// Move the items of `from` to the end of `to` (from ends empty).
+static void strv_move(as_strv_t *to, as_strv_t *from)
+{
+	for (size_t i = 0; i < from->n; i++)
+		as_strv_push(to, from->v[i]);
+	as_strv_clear(from);
+}
+
+// Merge a good config's scratch options into the caller's (see cfg_t).
+static void cfg_merge(as_opts_t *o, as_opts_t *n)
+{
+	char **of[] = { &o->alloc, &o->workload, &o->threads, &o->reps, &o->pin, &o->membind, &o->topology,
+			&o->events, &o->seed, &o->timeout, &o->mem_limit, &o->sample, &o->timeline_ms };
+	char **nf[] = { &n->alloc, &n->workload, &n->threads, &n->reps, &n->pin, &n->membind, &n->topology,
+			&n->events, &n->seed, &n->timeout, &n->mem_limit, &n->sample, &n->timeline_ms };
+	for (size_t i = 0; i < sizeof(of) / sizeof(of[0]); i++)
+		if (*nf[i]) {
+			*of[i] = *nf[i]; // unset in o, or set_if_unset would not have set it
+			*nf[i] = NULL;
+		}
+	strv_move(&o->cparams, &n->cparams);
+	strv_move(&o->wparams, &n->wparams);
+	for (int k = 0; k < 2; k++) {
+		strv_move(&o->suite[k].workloads, &n->suite[k].workloads);
+		strv_move(&o->suite[k].wthreads, &n->suite[k].wthreads);
+		if (n->suite[k].threads) {
+			free(o->suite[k].threads);
+			o->suite[k].threads = n->suite[k].threads;
+			n->suite[k].threads = NULL;
+		}
+	}
+}
+
+void as_opts_clear(as_opts_t *o)
+{
+	char *fields[] = { o->alloc,  o->workload,  o->threads, o->reps,   o->pin,	      o->membind,
+			   o->topology, o->events,  o->seed,	o->timeout, o->mem_limit, o->sample,
+			   o->timeline_ms, o->out,  o->config,	o->shard };
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		free(fields[i]);
+	as_strv_clear(&o->params);
+	as_strv_clear(&o->cparams);
+	as_strv_clear(&o->wparams);
+	for (int k = 0; k < 2; k++) {
+		as_strv_clear(&o->suite[k].workloads);
+		free(o->suite[k].threads);
+		as_strv_clear(&o->suite[k].wthreads);
+	}
+	memset(o, 0, sizeof(*o));
+}
+
+bool as_opts_parse_config(as_opts_t *o, const char *name, const char *text, size_t len, char *err,
+			  size_t errlen)
 {
 	as_wl_load();
 	as_alloc_load();
-	cfg_t c = { .o = o };
-	int r = ini_parse(path, cfg_handler, &c);
+	cfg_t *c = as_xcalloc(1, sizeof(*c));
+	c->o = o;
+	c->text = text;
+	c->len = len;
+	int r = ini_parse_stream(cfg_read, c, cfg_handler, c);
+	// inih returns the first line it found wrong (a syntax error or a
+	// handler refusal); cfg_read's refusals end the stream and are later.
+	bool ok = r == 0 && !c->fail_line;
 	if (r < 0)
-		as_die(2, "--config: cannot open '%s': %s", path, r == -1 ? strerror(errno) : "out of memory");
-	if (r > 0)
-		as_die(2, "%s:%d: %s", path, r,
-		       c.failed ? c.err : "syntax error (expected [section], key = value or ; comment)");
+		snprintf(err, errlen, "%s: out of memory while parsing", name);
+	else if (r > 0 && r != c->fail_line)
+		snprintf(err, errlen, "%s:%d: syntax error (expected [section], key = value or ; comment)", name, r);
+	else if (!ok)
+		snprintf(err, errlen, "%s:%d: %s", name, c->fail_line, c->err);
+	if (ok)
+		cfg_merge(o, &c->n);
+	as_opts_clear(&c->n);
+	free(c);
+	return ok;
+}
+
+void as_opts_load_config(as_opts_t *o, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		as_die(2, "--config: cannot open '%s': %s", path, strerror(errno));
+	size_t len = 0;
+	size_t cap = 4096;
+	char *text = as_xmalloc(cap);
+	for (size_t got; (got = fread(text + len, 1, cap - len, f)) > 0;) {
+		len += got;
+		if (len == cap)
+			text = as_xrealloc(text, cap *= 2);
+	}
+	if (ferror(f))
+		as_die(2, "--config: cannot read '%s': %s", path, strerror(errno));
+	fclose(f);
+	char err[1024];
+	if (!as_opts_parse_config(o, path, text, len, err, sizeof(err)))
+		as_die(2, "%s", err);
+	free(text);
 }
 
 char *as_find_config(const char *name)

@@ -59,8 +59,20 @@ typedef struct as_opts_s {
 } as_opts_t;
 
 /// Load a config file into unset options; on a bad line prints
-/// "file:line: reason" and exits 2.
+/// "file:line: reason" and exits 2 (as_opts_parse_config does the work).
 void as_opts_load_config(as_opts_t *o, const char *path);
+
+/// Parse config text (`len` bytes, need not end in NUL) into `o`: [run] keys
+/// fill only options still NULL, the other sections append. Returns true on
+/// success. On bad input returns false, leaves `o` as it was, and writes
+/// "NAME:LINE: reason" (never empty) into err; NAME is `name`, LINE counts
+/// from 1. Refused besides bad keys and values: syntax errors, NUL bytes,
+/// and lines longer than inih's line buffer. Never exits on bad input.
+bool as_opts_parse_config(as_opts_t *o, const char *name, const char *text, size_t len, char *err,
+			  size_t errlen);
+
+/// Free every string and list `o` holds and zero all of it.
+void as_opts_clear(as_opts_t *o);
 
 /// Locate configs/NAME next to the working directory or the build folder.
 char *as_find_config(const char *name);

@@ -95,5 +95,20 @@ msg=$(ALLOCSCOPE_LIFETIME_PREDICTOR=profile ALLOCSCOPE_LIFETIME_PROFILE=$P ALLOC
 	LD_PRELOAD=$LT /bin/true 2>&1)
 if echo "$msg" | grep -q "classes differ"; then ok; else bad "allocator took a profile with other classes: $msg"; fi
 
+msg=$(ALLOCSCOPE_LIFETIME_HUGE=bogus LD_PRELOAD=$LT /bin/true 2>&1)
+if echo "$msg" | grep -q "ALLOCSCOPE_LIFETIME_HUGE=bogus: want dense, eager or off"; then ok; else bad "bad HUGE accepted: $msg"; fi
+
+# Huge-page policy: under `dense` every region that fills is collapsed (or
+# the attempt is counted as failed); under `eager` nothing is collapsed.
+coll() { echo "$1" | awk '$1 == "metric" && ($2 == "lt_collapses" || $2 == "lt_collapse_failures") { s += $3 } END { print s + 0 }'; }
+d=$(LD_PRELOAD=$LT "$B/bin/micro-replay" --timeline-ms 0 --param trace="$T" 2>&1)
+e=$(ALLOCSCOPE_LIFETIME_HUGE=eager LD_PRELOAD=$LT "$B/bin/micro-replay" --timeline-ms 0 --param trace="$T" 2>&1)
+if [ "$(coll "$d")" -gt 0 ] && [ "$(coll "$e")" -eq 0 ]; then
+	ok
+	echo "huge pages: dense collapsed $(coll "$d") filled regions, eager none"
+else
+	bad "collapse counts: dense $(coll "$d"), eager $(coll "$e")"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

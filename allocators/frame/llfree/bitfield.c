@@ -80,6 +80,6 @@ unsigned llf_bf_count_free(_Atomic uint64_t *field)
 {
 	unsigned used = 0;
 	for (unsigned w = 0; w < LLF_WORDS; w++)
-		used += (unsigned)__builtin_popcountll(as_atomic_load_acquire(&field[w]));
+		used += llf_popcount64(as_atomic_load_acquire(&field[w]));
 	return LLF_CHILD_FRAMES - used;
 }

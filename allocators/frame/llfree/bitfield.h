@@ -103,6 +103,47 @@ static inline int llf_bf_get_small(_Atomic uint64_t *field, unsigned start, unsi
 	return -1;
 }
 
+/// Claim one free bit (order 0) of a child's field, trying word `start`
+/// first. Returns the bit (0..511) or -1. The caller took one frame from the
+/// child counter first, so a zero bit is reserved for it; a miss can only
+/// come from racing gets moving the free bits, hence LLF_BF_PASSES scans.
+/// Inline: it is the order-0 allocation fast path.
+static inline int llf_bf_get0(_Atomic uint64_t *field, unsigned start)
+{
+	for (unsigned p = 0; p < LLF_BF_PASSES; p++) {
+		for (unsigned i = 0; i < LLF_WORDS; i++) {
+			unsigned w = (start + i) & (LLF_WORDS - 1);
+			uint64_t v = as_atomic_load_acquire(&field[w]);
+			while (~v) {
+				unsigned b = (unsigned)__builtin_ctzll(~v);
+				uint64_t m = 1ull << b;
+				// fetch_or of one bit on a bitfield word: claims a
+				// frame the child counter already gave us. If the bit
+				// was set meanwhile (a racing get won it), OR-ing it
+				// again changes nothing and the returned word is the
+				// fresh state to search on; that get made progress.
+				// acq_rel: acquire pairs with the put that cleared it.
+				v = as_atomic_fetch_or_acq_rel(&field[w], m);
+				if (!(v & m))
+					return (int)(w * 64 + b);
+			}
+		}
+	}
+	return -1;
+}
+
+/// Clear the one bit of `frame` (order 0). False, with nothing changed, if
+/// it was not set: clearing a clear bit is a no-op, so the old word returned
+/// by the single fetch_and decides validity without a compare-and-swap.
+static inline bool llf_bf_put0(_Atomic uint64_t *field, unsigned bit)
+{
+	uint64_t m = 1ull << (bit & 63);
+	// fetch_and on one word clears exactly this frame's bit (bits before
+	// counters on put); acq_rel: release publishes the frame's freeing to
+	// the next get that claims the bit.
+	return (as_atomic_fetch_and_acq_rel(&field[bit >> 6], ~m) & m) != 0;
+}
+
 /// Clear the run at `bit` of 2^order bits, order 0..6 (inside one word).
 /// False, with the word unchanged, if any of those bits is not set.
 static inline bool llf_bf_put_word(_Atomic uint64_t *field, unsigned bit, unsigned order)
@@ -124,6 +165,16 @@ bool llf_bf_claim_run(_Atomic uint64_t *field, unsigned w0, unsigned nw);
 /// Clear the run at `bit` of 2^order bits (order 0..8). False, with the
 /// field unchanged, if any of those bits is not set.
 bool llf_bf_put(_Atomic uint64_t *field, unsigned bit, unsigned order);
+/// Set bits of a word, without a libgcc call: the build has no -mpopcnt,
+/// so __builtin_popcountll would call __popcountdi2 (SWAR, 12 ALU ops).
+static inline unsigned llf_popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
 /// Number of zero bits (free frames) in a field.
 unsigned llf_bf_count_free(_Atomic uint64_t *field);
 

@@ -392,6 +392,9 @@ static frame_err_t nbbs_put(frame_alloc_t *fa, unsigned core, uint64_t frame, un
 	nbbs_release(fa, &fa->core[core], order, i, NBBS_MAX_ORDER);
 	// Relaxed: advisory hint. The next get of this order on this core
 	// tries the freed, cache-hot node first (the paper's release hint).
+#ifdef NBBS_EXP_MINHINT
+	if (i < as_atomic_load_relaxed(&fa->core[core].hint[order]))
+#endif
 	as_atomic_store_relaxed(&fa->core[core].hint[order], i);
 	return FRAME_OK;
 }
