@@ -86,10 +86,9 @@ static const char *check_value(const char *key, const char *v)
 	if (!strcmp(key, "pin")) {
 		as_pin_t p;
 		static char err[256];
-		if (as_pin_parse(&p, v, err, sizeof(err)) != 0)
-			return strchr(err, ' ') + 1;
-		free(p.list);
-		return NULL;
+		int rc = as_pin_parse(&p, v, err, sizeof(err));
+		free(p.list); // as_pin_parse may leave it allocated on failure
+		return rc != 0 ? strchr(err, ' ') + 1 : NULL;
 	}
 	if (!strcmp(key, "membind")) {
 		if (!strcmp(v, "local") || !strcmp(v, "interleave") || !strcmp(v, "default"))
@@ -198,7 +197,8 @@ static char *cfg_read(char *line, int num, void *stream)
 		cfg_fail(c, "NUL byte in the line (not a text file?)");
 		return NULL;
 	}
-	if (n > (size_t)num - 1) {
+	// Room for the text, its '\n' and the NUL, whether or not it has a '\n'.
+	if (n - (nl != NULL) > (size_t)num - 2) {
 		cfg_fail(c, "line longer than %d characters", num - 2);
 		return NULL;
 	}

@@ -249,6 +249,8 @@ int as_pin_parse(as_pin_t *p, const char *s, char *err, size_t len)
 			if (!as_parse_uint(l.v[i], 0, 1u << 20, &v)) {
 				snprintf(err, len, "--pin: '%s' is not none, compact, scatter or a PU list", s);
 				as_strv_clear(&l);
+				free(p->list);
+				p->list = NULL;
 				return -1;
 			}
 			p->list[i] = (unsigned)v;

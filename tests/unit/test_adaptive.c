@@ -325,3 +325,35 @@ TEST(adaptive_dead_thread_path)
 	check(ok);
 	VALIDATE();
 }
+
+// Passive false sharing (cache-scratch): a thread that never allocated a
+// class frees an object another thread allocated; the object is handed back
+// to the shared pool, not handed out again to the freeing thread. (A size no
+// other test's thread uses: a recycled warm cache keeps its armed bins.)
+static void *handoff_thread(void *arg)
+{
+	void **obj = arg;
+	void *freed = obj[0];
+	adp_free(freed);
+	obj[1] = adp_malloc(11000);
+	obj[2] = (void *)(uintptr_t)(obj[1] != freed);
+	adp_free(obj[1]);
+	adp_thread_exit();
+	return NULL;
+}
+
+TEST(adaptive_remote_free_handed_back)
+{
+	check(adp_ready());
+	adp_totals_t t0, t1;
+	void *obj[3] = { adp_malloc(11000), NULL, NULL };
+	check(obj[0] != NULL);
+	adp_totals(&t0);
+	pthread_t t;
+	pthread_create(&t, NULL, handoff_thread, obj);
+	pthread_join(t, NULL);
+	adp_totals(&t1);
+	check(obj[2] != NULL); // the freeing thread got another object
+	check(t1.handed_back > t0.handed_back);
+	VALIDATE();
+}

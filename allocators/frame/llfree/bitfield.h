@@ -108,7 +108,7 @@ static inline int llf_bf_get_small(_Atomic uint64_t *field, unsigned start, unsi
 /// child counter first, so a zero bit is reserved for it; a miss can only
 /// come from racing gets moving the free bits, hence LLF_BF_PASSES scans.
 /// Inline: it is the order-0 allocation fast path.
-static inline int llf_bf_get0(_Atomic uint64_t *field, unsigned start)
+AS_INLINE int llf_bf_get0(_Atomic uint64_t *field, unsigned start)
 {
 	for (unsigned p = 0; p < LLF_BF_PASSES; p++) {
 		for (unsigned i = 0; i < LLF_WORDS; i++) {
@@ -120,12 +120,13 @@ static inline int llf_bf_get0(_Atomic uint64_t *field, unsigned start)
 				// fetch_or of one bit on a bitfield word: claims a
 				// frame the child counter already gave us. If the bit
 				// was set meanwhile (a racing get won it), OR-ing it
-				// again changes nothing and the returned word is the
-				// fresh state to search on; that get made progress.
+				// again changes nothing: reload and search on; that
+				// get made progress. Only the old bit is used, so it
+				// compiles to one `lock bts` on x86 (no CAS loop).
 				// acq_rel: acquire pairs with the put that cleared it.
-				v = as_atomic_fetch_or_acq_rel(&field[w], m);
-				if (!(v & m))
+				if (!(as_atomic_fetch_or_acq_rel(&field[w], m) & m))
 					return (int)(w * 64 + b);
+				v = as_atomic_load_acquire(&field[w]);
 			}
 		}
 	}

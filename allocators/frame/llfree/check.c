@@ -106,9 +106,13 @@ bool llf_validate(frame_alloc_t *fa, char *why, size_t len)
 		if (holders != (llf_tree_is_reserved(tw) ? 1u : 0u))
 			return fail(why, len, "tree %llu: reserved flag %d but %u cores hold it",
 				    (unsigned long long)t, llf_tree_is_reserved(tw), holders);
-		if (llf_tree_free(tw) + held != sum)
-			return fail(why, len, "tree %llu: counter %u + local %u, children %u free",
-				    (unsigned long long)t, llf_tree_free(tw), held, sum);
+		unsigned pend = 0;
+		for (unsigned k = 0; l->pending && k < l->cores; k++)
+			pend += as_atomic_load_acquire(llf_pending(l, k, t));
+		if (llf_tree_free(tw) + held + pend != sum)
+			return fail(why, len,
+				    "tree %llu: counter %u + local %u + pending %u, children %u free",
+				    (unsigned long long)t, llf_tree_free(tw), held, pend, sum);
 	}
 	return true;
 }
@@ -122,6 +126,8 @@ void llf_recover(llf_t *l, bool deep)
 					llf_local_make(false, (uint64_t)k * l->trees / l->cores, 0));
 		as_atomic_store_relaxed(&l->local[k].hint, 0);
 		as_atomic_store_relaxed(&l->local[k].last_free, 0);
+		for (uint64_t t = 0; l->pending && t < l->trees; t++)
+			as_atomic_store_relaxed(llf_pending(l, k, t), 0);
 	}
 	for (uint64_t t = 0; t < l->trees; t++) {
 		unsigned sum = 0;

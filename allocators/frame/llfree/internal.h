@@ -43,6 +43,14 @@ _Static_assert(LLF_TREE_CHILDREN >= 8 && LLF_TREE_CHILDREN <= 32 &&
 /// Bounded whole-operation retries (reference CAS_RETRIES).
 #define LLF_RETRIES 4u
 
+/// Frees into an unreserved tree a core batches in its pending row before
+/// it adds them to the tree entry (one shared-line RMW per batch).
+#define LLF_PENDING_MAX 32u
+/// Pending rows exist only up to this many core slots: each costs 2 B per
+/// tree (32 B per GiB), so at most 512 B per GiB; with more slots remote
+/// frees go straight to the tree entries.
+#define LLF_PENDING_CORES 16u
+
 #define LLF_LOWER_MAGIC 0x4c4c46524545312eull /* "LLFREE1." */
 
 /// Aligned pair of children: one 32-bit word for order 10, two 16-bit
@@ -87,6 +95,12 @@ typedef struct llf_s {
 	llf_pair_t *pairs;     ///< lower + child_off
 	_Atomic uint16_t *tree; ///< tree entries
 	llf_local_t *local;    ///< per-core state
+	/// Per-core rows of pending remote frees (see llf_put_foreign): row k
+	/// holds, per tree, frames core k freed into that unreserved tree and
+	/// has not yet added to its entry. Each row starts on its own line.
+	/// NULL with more than LLF_PENDING_CORES cores.
+	_Atomic uint16_t *pending;
+	uint64_t pending_row;  ///< u16 entries per row (trees, rounded to a line)
 	size_t upper_bytes;    ///< mapping holding this struct, trees and locals
 } llf_t;
 
@@ -100,6 +114,12 @@ static inline _Atomic uint16_t *llf_child(llf_t *l, uint64_t c)
 	return &l->pairs[c >> 1].child[c & 1];
 }
 
+/// Core k's pending-free counter for tree t.
+static inline _Atomic uint16_t *llf_pending(llf_t *l, unsigned k, uint64_t t)
+{
+	return &l->pending[k * l->pending_row + t];
+}
+
 static inline _Atomic uint64_t *llf_field(llf_t *l, uint64_t c)
 {
 	return &l->bf[c * LLF_WORDS];
@@ -111,6 +131,11 @@ static inline _Atomic uint64_t *llf_field(llf_t *l, uint64_t c)
 /// when no aligned run is free there. Counters of the tree/local level are
 /// the caller's business.
 int64_t llf_lower_get(llf_t *l, uint64_t tree, uint64_t hint, unsigned order);
+/// Order 0 beyond the fast path of llf_lower_get0 (lower.h): with `taken`,
+/// one frame of the hint's child is already taken from its counter and is
+/// searched for in that child first (given back if races keep it from a
+/// bit); then every child of the tree round-robin. Returns the frame or -1.
+int64_t llf_lower_get0_slow(llf_t *l, uint64_t tree, uint64_t hint, bool taken);
 /// Free a block (range and alignment already checked). FRAME_ERR_ARGUMENT
 /// and no change when the block is not allocated with this order.
 frame_err_t llf_lower_put(llf_t *l, uint64_t frame, unsigned order);
@@ -131,8 +156,10 @@ bool llf_sync(llf_t *l, unsigned core, unsigned n);
 /// Slow path of get: reserve another tree (vicinity, partial, free, any,
 /// then drain everything and steal). -1 when memory is exhausted.
 int64_t llf_reserve_get(llf_t *l, unsigned core, unsigned order);
-/// Release the core's reservation (drain).
+/// Release the core's reservation and flush its pending frees (drain).
 void llf_drain(llf_t *l, unsigned core);
+/// Add all of core k's pending frees to their tree entries.
+void llf_flush_pending(llf_t *l, unsigned k);
 /// Free-reserve heuristic after a free into a tree the core does not hold.
 void llf_free_reserve(llf_t *l, unsigned core, uint64_t tree);
 

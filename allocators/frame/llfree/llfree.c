@@ -20,11 +20,14 @@ static const char *const llf_option_keys[] = { "free_reserve", NULL };
 /// tree before the core reserves it; 0 = off). See README.md.
 #define LLF_FREE_RESERVE_DEFAULT 0u
 
-static size_t upper_size(uint64_t trees, unsigned cores, size_t *tree_off, size_t *local_off)
+static size_t upper_size(uint64_t trees, unsigned cores, size_t *tree_off, size_t *local_off,
+			 size_t *pending_off)
 {
+	size_t row = as_align_up(trees * sizeof(uint16_t), AS_CACHELINE);
 	*tree_off = as_align_up(sizeof(llf_t), AS_CACHELINE);
-	*local_off = *tree_off + as_align_up(trees * sizeof(uint16_t), AS_CACHELINE);
-	return *local_off + (size_t)cores * sizeof(llf_local_t);
+	*local_off = *tree_off + row;
+	*pending_off = *local_off + (size_t)cores * sizeof(llf_local_t);
+	return *pending_off + (cores <= LLF_PENDING_CORES ? (size_t)cores * row : 0);
 }
 
 // Parse options; 0 or -1 with the reason in err.
@@ -57,7 +60,8 @@ static llf_t *create_upper(void *region, size_t bytes, unsigned cores, const cha
 		snprintf(err, errlen, "llfree: lower region is not a valid llfree region");
 		return NULL;
 	}
-	size_t tree_off, local_off, up = upper_size(probe.trees, cores, &tree_off, &local_off);
+	size_t tree_off, local_off, pending_off;
+	size_t up = upper_size(probe.trees, cores, &tree_off, &local_off, &pending_off);
 	char *mem = as_meta_alloc(up, AS_CACHELINE);
 	if (!mem) {
 		snprintf(err, errlen, "llfree: no memory for %zu bytes of metadata", up);
@@ -69,6 +73,10 @@ static llf_t *create_upper(void *region, size_t bytes, unsigned cores, const cha
 	l->free_reserve = free_reserve;
 	l->tree = (_Atomic uint16_t *)(void *)(mem + tree_off);
 	l->local = (llf_local_t *)(void *)(mem + local_off);
+	l->pending = cores <= LLF_PENDING_CORES ? (_Atomic uint16_t *)(void *)(mem + pending_off)
+						 : NULL;
+	l->pending_row = as_align_up(probe.trees * sizeof(uint16_t), AS_CACHELINE) /
+			 sizeof(uint16_t);
 	l->upper_bytes = up;
 	((llf_lower_hdr_t *)region)->crashed = 1;
 	return l;
@@ -127,11 +135,12 @@ static void llf_destroy(frame_alloc_t *fa)
 	as_meta_free(l, l->upper_bytes, AS_CACHELINE);
 }
 
-static frame_result_t llf_get(frame_alloc_t *fa, unsigned core, unsigned order)
+// The get path for one order. Always inlined into get0 (order constant 0:
+// the compiler drops every branch on the order) and get_any (the others);
+// llf_get only checks and tail-calls one of them, so neither pays for the
+// other's registers.
+AS_INLINE frame_result_t get_order(llf_t *l, unsigned core, unsigned order)
 {
-	llf_t *l = llf_of(fa);
-	if (AS_UNLIKELY(order > FRAME_MAX_ORDER || core >= l->cores))
-		return (frame_result_t){ .frame = 0, .err = FRAME_ERR_ARGUMENT };
 	llf_local_t *lc = &l->local[core];
 	unsigned n = 1u << order;
 	for (unsigned attempt = 0; attempt < 2; attempt++) {
@@ -144,8 +153,9 @@ static frame_result_t llf_get(frame_alloc_t *fa, unsigned core, unsigned order)
 			// Relaxed: the hint only picks where the search starts;
 			// any value gives a correct result.
 			uint64_t hint = as_atomic_load_relaxed(&lc->hint);
-			int64_t f = order < LLF_CHILD_ORDER ? llf_lower_get_small(l, t, hint, order)
-							    : llf_lower_get(l, t, hint, order);
+			int64_t f = order == 0		      ? llf_lower_get0(l, t, hint)
+				    : order < LLF_CHILD_ORDER ? llf_lower_get_small(l, t, hint, order)
+							      : llf_lower_get(l, t, hint, order);
 			if (AS_LIKELY(f >= 0)) {
 				// Relaxed: as above (next fit).
 				as_atomic_store_relaxed(&lc->hint, (uint64_t)f + n);
@@ -164,13 +174,66 @@ static frame_result_t llf_get(frame_alloc_t *fa, unsigned core, unsigned order)
 	return (frame_result_t){ .frame = (uint64_t)f, .err = FRAME_OK };
 }
 
-static frame_err_t llf_put(frame_alloc_t *fa, unsigned core, uint64_t frame, unsigned order)
+static AS_NOINLINE frame_result_t get0(llf_t *l, unsigned core)
+{
+	return get_order(l, core, 0);
+}
+
+static AS_NOINLINE frame_result_t get_any(llf_t *l, unsigned core, unsigned order)
+{
+	return get_order(l, core, order);
+}
+
+static frame_result_t llf_get(frame_alloc_t *fa, unsigned core, unsigned order)
 {
 	llf_t *l = llf_of(fa);
-	if (AS_UNLIKELY(order > FRAME_MAX_ORDER || core >= l->cores || frame >= l->frames ||
-			(frame & ((1ull << order) - 1))))
-		return FRAME_ERR_ARGUMENT;
-	frame_err_t e = order < LLF_CHILD_ORDER ? llf_lower_put_small(l, frame, order)
+	if (AS_UNLIKELY(order > FRAME_MAX_ORDER || core >= l->cores))
+		return (frame_result_t){ .frame = 0, .err = FRAME_ERR_ARGUMENT };
+	if (AS_LIKELY(order == 0))
+		return get0(l, core);
+	return get_any(l, core, order);
+}
+
+// A free into tree t, which core `core` does not hold: the count goes to
+// the tree entry. The entries are packed 32 to a line, and with random
+// frees from several cores every entry update would move that line between
+// them. So frees into an *unreserved* tree (most remote frees: a core holds
+// one tree at a time) are first counted in the core's own pending row and
+// added to the entry LLF_PENDING_MAX at a time. Pending frames are free in
+// the lower level but in no upper counter: conservative, like a get in
+// flight; llf_flush_pending returns them (drain, and the drain-and-steal
+// step of the search, so they are never lost to an out-of-memory), and
+// validate counts them. A reserved tree's entry is updated at once (its
+// holder syncs from it).
+AS_INLINE void llf_put_foreign(llf_t *l, unsigned core, uint64_t t, unsigned n)
+{
+	// Relaxed: only picks the path; a tree reserved right after the load
+	// merely gets these frames later, with the next flush.
+	if (n < LLF_PENDING_MAX && l->pending &&
+	    !llf_tree_is_reserved(as_atomic_load_relaxed(&l->tree[t]))) {
+		_Atomic uint16_t *pp = llf_pending(l, core, t);
+		// fetch_add on the core's own pending counter (its own line).
+		// Below LLF_PENDING_MAX + 1024, no overflow of 16 bits.
+		uint16_t old = as_atomic_fetch_add_acq_rel(pp, (uint16_t)n);
+		if (old + n < LLF_PENDING_MAX)
+			return;
+		// Exchange takes exactly what was pending (a racing flush or
+		// a thread sharing this core slot gets the rest), then the
+		// entry gets it: each pending frame reaches the entry once.
+		uint16_t all = as_atomic_exchange_acq_rel(pp, (uint16_t)0);
+		if (all)
+			llf_tree_put_add(l, t, all);
+		return;
+	}
+	llf_tree_put_add(l, t, n);
+}
+
+// The put path for one order (range and alignment checked), inlined into
+// put0 and put_any like get_order.
+AS_INLINE frame_err_t put_order(llf_t *l, unsigned core, uint64_t frame, unsigned order)
+{
+	frame_err_t e = order == 0		? llf_lower_put0(l, frame)
+			: order < LLF_CHILD_ORDER ? llf_lower_put_small(l, frame, order)
 						  : llf_lower_put(l, frame, order);
 	if (AS_UNLIKELY(e != FRAME_OK))
 		return e;
@@ -178,16 +241,36 @@ static frame_err_t llf_put(frame_alloc_t *fa, unsigned core, uint64_t frame, uns
 	uint64_t t = frame / LLF_TREE_FRAMES;
 	llf_local_give_t g = { .tree = t, .n = n };
 	// Local CAS: after the bits and the child counter (counters after
-	// bits), add n to the reservation if the core holds this tree.
+	// bits), add n to the reservation if the core holds this tree. The
+	// transition fails at once (no write) for any other tree, so a remote
+	// free only reads this core's own line.
 	if (as_atomic_update64(&l->local[core].word, NULL, llf_local_give, &g))
 		return FRAME_OK;
-	// Tree CAS: otherwise to the tree entry (free frames not held by a
-	// core). Cannot overflow: the frames are free in the lower level.
-	bool ok = as_atomic_update16(&l->tree[t], NULL, llf_tree_add, &n);
-	(void)ok;
+	llf_put_foreign(l, core, t, n);
 	if (l->free_reserve)
 		llf_free_reserve(l, core, t);
 	return FRAME_OK;
+}
+
+static AS_NOINLINE frame_err_t put0(llf_t *l, unsigned core, uint64_t frame)
+{
+	return put_order(l, core, frame, 0);
+}
+
+static AS_NOINLINE frame_err_t put_any(llf_t *l, unsigned core, uint64_t frame, unsigned order)
+{
+	return put_order(l, core, frame, order);
+}
+
+static frame_err_t llf_put(frame_alloc_t *fa, unsigned core, uint64_t frame, unsigned order)
+{
+	llf_t *l = llf_of(fa);
+	if (AS_UNLIKELY(order > FRAME_MAX_ORDER || core >= l->cores || frame >= l->frames ||
+			(frame & ((1ull << order) - 1))))
+		return FRAME_ERR_ARGUMENT;
+	if (AS_LIKELY(order == 0))
+		return put0(l, core, frame);
+	return put_any(l, core, frame, order);
 }
 
 static void llf_drain_op(frame_alloc_t *fa, unsigned core)

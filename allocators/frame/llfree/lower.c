@@ -70,6 +70,40 @@ bool llf_lower_attach(llf_t *l, void *region, size_t bytes)
 	return true;
 }
 
+int64_t llf_lower_get0_slow(llf_t *l, uint64_t tree, uint64_t hint, bool taken)
+{
+	const unsigned C = LLF_TREE_CHILDREN;
+	uint64_t base = tree * C;
+	unsigned start = (unsigned)(hint >> LLF_CHILD_ORDER) & (C - 1);
+	unsigned word = (unsigned)(hint >> 6) & (LLF_WORDS - 1);
+	unsigned one = 1;
+	if (taken) {
+		uint64_t c = base + start;
+		// The counter guarantees a zero bit somewhere in this child.
+		int bit = llf_bf_get0(llf_field(l, c), word);
+		if (bit >= 0)
+			return (int64_t)(c * LLF_CHILD_FRAMES + (unsigned)bit);
+		// Only after LLF_BF_PASSES lost races: give the frame back.
+		// fetch_add cannot pass 512: our frame is still missing from
+		// the counter, and the counter never exceeds the zero bits.
+		as_atomic_fetch_add_acq_rel(llf_child(l, c), (uint16_t)1);
+	}
+	for (unsigned i = 0; i < C; i++) {
+		uint64_t c = base + ((start + i) & (C - 1));
+		_Atomic uint16_t *cp = llf_child(l, c);
+		// Child-counter CAS -1 before the bits (counter before bits);
+		// fails on a huge or full child.
+		if (!as_atomic_update16(cp, NULL, llf_child_dec, &one))
+			continue;
+		int bit = llf_bf_get0(llf_field(l, c), i == 0 ? word : 0);
+		if (bit >= 0)
+			return (int64_t)(c * LLF_CHILD_FRAMES + (unsigned)bit);
+		// As above: give the frame back.
+		as_atomic_fetch_add_acq_rel(cp, (uint16_t)1);
+	}
+	return -1;
+}
+
 int64_t llf_lower_get(llf_t *l, uint64_t tree, uint64_t hint, unsigned order)
 {
 	const unsigned C = LLF_TREE_CHILDREN;

@@ -45,15 +45,32 @@ void llf_give_back(llf_t *l, unsigned core, uint64_t tree, unsigned n)
 	// holds `tree` (the transition checks tree and present together).
 	if (as_atomic_update64(&l->local[core].word, NULL, llf_local_give, &g))
 		return;
-	// Tree CAS: otherwise to the entry, which counts every free frame not
-	// held by a core, reserved or not. Never exceeds the tree size, since
-	// the frames are free in the lower level.
-	bool ok = as_atomic_update16(&l->tree[tree], NULL, llf_tree_add, &n);
-	(void)ok;
+	// Otherwise to the entry, which counts every free frame not held by a
+	// core, reserved or not (fetch_add; see llf_tree_put_add).
+	llf_tree_put_add(l, tree, n);
+}
+
+void llf_flush_pending(llf_t *l, unsigned k)
+{
+	if (!l->pending)
+		return;
+	for (uint64_t t = 0; t < l->trees; t++) {
+		_Atomic uint16_t *pp = llf_pending(l, k, t);
+		// Relaxed: a filter; the exchange below takes the real value.
+		if (!as_atomic_load_relaxed(pp))
+			continue;
+		// Exchange to 0 takes exactly the frames pending (a racing put
+		// by core k adds after it and flushes itself later), so each
+		// reaches the entry once.
+		uint16_t n = as_atomic_exchange_acq_rel(pp, (uint16_t)0);
+		if (n)
+			llf_tree_put_add(l, t, n);
+	}
 }
 
 void llf_drain(llf_t *l, unsigned core)
 {
+	llf_flush_pending(l, core);
 	uint64_t old;
 	// Local CAS present -> absent: captures the exact count still held
 	// (racing takes on the same slot either happened before or fail).

@@ -79,4 +79,18 @@ static inline bool llf_tree_add(uint16_t old, uint16_t *new_value, void *ctx)
 	return true;
 }
 
+/// Add n free frames to tree t's entry (a free into a tree the core does
+/// not hold, or frames given back). One fetch_add instead of a CAS loop:
+/// the entry's count plus the holding core's local count never exceeds the
+/// tree's free frames in the lower level, which already include these n, so
+/// the count stays <= LLF_TREE_FRAMES < 2^15 and cannot carry into the
+/// reserved flag (bit 15), which the add leaves as it is. Unlike a CAS loop
+/// it never retries when another core changes the line meanwhile.
+static inline void llf_tree_put_add(llf_t *l, uint64_t t, unsigned n)
+{
+	// acq_rel: release orders the lower-level updates (bits, child
+	// counter) before the frames become reservable through the entry.
+	as_atomic_fetch_add_acq_rel(&l->tree[t], (uint16_t)n);
+}
+
 #endif

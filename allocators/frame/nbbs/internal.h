@@ -10,6 +10,13 @@
 // its parent (k+1, i/2): the implicit-heap arithmetic of the paper, with the
 // levels above the max order simply not stored. Level k is an array of
 // frames >> k node words, at node offset off[k] in one metadata mapping.
+//
+// Leaves (order 0) have no word of their own: leaf i is allocated exactly
+// when the OCC bit of its side (i & 1) is set in its parent (1, i/2). A leaf
+// has no descendants, so that bit is its whole state, and one CAS on the
+// parent both claims the leaf and does the first step of the climb (README,
+// deviation 0). The order-0 array is reserved (tests and validate read it)
+// but never written.
 #ifndef NBBS_INTERNAL_H
 #define NBBS_INTERNAL_H
 
@@ -35,14 +42,21 @@
 #define NBBS_BUSY (NBBS_OCC | NBBS_OCC_LEFT | NBBS_OCC_RIGHT)
 #define NBBS_ALL_BITS 0x1fu
 
+/// log2 of the node slot size: pad=8 and pad=64.
+#define NBBS_SHIFT_8 3u
+#define NBBS_SHIFT_64 6u
+
+/// OCC bit of child `side` (0 or 1) in its parent's word (arithmetic, not a
+/// branch or a variable shift: it sits in the climb's inner loop).
 static inline uint64_t nbbs_occ_bit(unsigned side)
 {
-	return side ? NBBS_OCC_RIGHT : NBBS_OCC_LEFT;
+	return NBBS_OCC_LEFT - side; // 2 (left) or 1 (right)
 }
 
+/// COAL bit of child `side` (0 or 1) in its parent's word.
 static inline uint64_t nbbs_coal_bit(unsigned side)
 {
-	return side ? NBBS_COAL_RIGHT : NBBS_COAL_LEFT;
+	return NBBS_COAL_LEFT - 4u * side; // 8 (left) or 4 (right)
 }
 
 /// Allocation climb through a parent, coming from child `side`: the parent
@@ -127,8 +141,9 @@ struct frame_alloc_s {
 	unsigned char *level[NBBS_LEVELS]; ///< tree + (off[k] << shift)
 	size_t tree_bytes;
 	/// Translation table, one byte per frame (leaf): order + 1 at the first
-	/// frame of every allocated block, 0 elsewhere. put claims a block by
-	/// CAS order+1 -> 0 here, which rejects double and wrong-order puts.
+	/// frame of every allocated block, 0 elsewhere. put checks order+1 here
+	/// and clears it (a load and a store, README deviation 3), which rejects
+	/// double and wrong-order puts with nothing changed.
 	_Atomic uint8_t *table;
 	nbbs_core_t *core;
 	size_t core_bytes;
@@ -143,7 +158,7 @@ static inline _Atomic uint64_t *nbbs_node(const struct frame_alloc_s *fa,
 
 /// Validate; with `strict` also reject any COAL bit (exact at quiescence
 /// after single-threaded use; concurrent use may leave stale COAL bits on
-/// occupied sides, see README "Deviations and known behaviour").
+/// occupied sides, see README "Deviations from the paper", 6).
 bool nbbs_validate_ex(struct frame_alloc_s *fa, bool strict, char *why, size_t whylen);
 
 /// Number of COAL bits set in the whole tree (tests, diagnostics).

@@ -14,7 +14,9 @@
 //
 // Allocation of order k: scan level k from a per-core hint. At node n:
 // CAS 0 -> BUSY (the CAS is the linearisation point of the allocation: it
-// fails if anything in n's subtree is occupied or n was taken). Then climb to
+// fails if anything in n's subtree is occupied or n was taken); a leaf is a
+// bit in its parent's word (internal.h), claimed by the CAS that sets it,
+// which is also the climb's first step. Then climb to
 // order 10; at each ancestor, if OCC is set the ancestor was taken as a whole
 // after our CAS (first writer wins): roll back with a release bounded to the
 // levels below it, and skip the scan past that ancestor's subtree. Otherwise
@@ -112,14 +114,24 @@ static void nbbs_unmark_up(struct frame_alloc_s *fa, unsigned from, uint64_t ci,
 	}
 }
 
-/// The paper's release of node (k, i), which holds BUSY: mark up, free the
-/// node, unmark up, touching ancestors up to order `top` only.
+/// Free node (k, i) >= order 1 (phase 2): a release store, so whoever CASes
+/// this node next (acquire) sees everything its previous owner did. A leaf
+/// has no word of its own (it is its side's OCC bit in its parent, see
+/// internal.h): it is freed by the CAS that clears that bit.
+static inline void nbbs_free_node(struct frame_alloc_s *fa, unsigned k, uint64_t i)
+{
+	if (k > 0)
+		as_atomic_store_release(nbbs_node(fa, k, i), 0);
+}
+
+/// The paper's release of node (k, i), which is allocated: mark up, free the
+/// node, unmark up, touching ancestors up to order `top` only. For a leaf,
+/// phase 2 and phase 3 at its parent are one CAS (nbbs_unmark clears the
+/// leaf's OCC bit together with its COAL), as the leaf lives in that word.
 static void nbbs_release_paper(struct frame_alloc_s *fa, unsigned k, uint64_t i, unsigned top)
 {
 	nbbs_mark_up(fa, k + 1, i, top);
-	// Phase 2. Release store: whoever CASes this node next (acquire) sees
-	// everything its previous owner did.
-	as_atomic_store_release(nbbs_node(fa, k, i), 0);
+	nbbs_free_node(fa, k, i);
 	nbbs_unmark_up(fa, k + 1, i, top);
 }
 
@@ -145,15 +157,17 @@ static void nbbs_release_paper(struct frame_alloc_s *fa, unsigned k, uint64_t i,
 ///    up, then clear our OCC in P, free n, and unmark upwards if P became
 ///    free; if not, the buddy's release finds P free and our marks above.
 /// Anything else (a stale COAL on our side) takes the paper's path.
-static void nbbs_release(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, uint64_t i,
-			 unsigned top)
+///
+/// `guess`: start the first parent's CAS from a guessed word (false after a
+/// merge done by the caller: the grandparent's word is then unknown).
+static void nbbs_release_from(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, uint64_t i,
+			      unsigned top, bool guess)
 {
 	if (!fa->early) {
 		nbbs_release_paper(fa, k, i, top);
 		return;
 	}
-	for (bool first = true; k < top; k++, i >>= 1, first = false) {
-		_Atomic uint64_t *n = nbbs_node(fa, k, i);
+	for (bool first = guess; k < top; k++, i >>= 1, first = false) {
 		_Atomic uint64_t *p = nbbs_node(fa, k + 1, i >> 1);
 		unsigned side = (unsigned)(i & 1);
 		uint64_t occ = nbbs_occ_bit(side);
@@ -170,8 +184,7 @@ static void nbbs_release(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, u
 				// CAS: the buddy's bits may change under us.
 				if (as_atomic_cas_weak_acq_rel(p, &old, new_value)) {
 					nbbs_remember(c, p, new_value);
-					// Release: the next owner's CAS on n reads 0.
-					as_atomic_store_release(n, 0);
+					nbbs_free_node(fa, k, i);
 					return;
 				}
 				guessed = false; // a failed CAS returned the real word
@@ -200,7 +213,7 @@ static void nbbs_release(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, u
 		}
 		if (merged) {
 			// n lies inside the BUSY P now: free it, release P.
-			as_atomic_store_release(n, 0);
+			nbbs_free_node(fa, k, i);
 			continue;
 		}
 		// Buddy coalescing: P may become wholly free, and then P's bit
@@ -214,162 +227,351 @@ static void nbbs_release(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, u
 			new_value = old & ~occ;
 		while (!as_atomic_cas_weak_acq_rel(p, &old, new_value));
 		nbbs_remember(c, p, new_value);
-		as_atomic_store_release(n, 0); // release, as above
+		nbbs_free_node(fa, k, i);
 		if (nbbs_unmark_goes_up(new_value, side))
 			nbbs_unmark_up(fa, k + 2, i >> 1, top);
 		return;
 	}
-	// k == top: nothing above to update.
-	as_atomic_store_release(nbbs_node(fa, k, i), 0);
+	// k == top: nothing above to update. (Never a leaf: a leaf's rollback
+	// has top >= 1, because the CAS that takes a leaf also marks order 1.)
+	nbbs_free_node(fa, k, i);
+}
+
+static void nbbs_release(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, uint64_t i,
+			 unsigned top)
+{
+	nbbs_release_from(fa, c, k, i, top, true);
 }
 
 // ---------------------------------------------------------------------------
 // Allocation
 
-/// Try to allocate node (k, i). Returns NBBS_LEVELS on success, otherwise
-/// the order of the node where it failed (k when the node itself was taken,
-/// higher when an ancestor was allocated whole). `first`: the scan's first
-/// candidate, usually free (the hint), is CASed without reading it first.
-/// *lost is set when a node read as 0 but its CAS failed (a transient miss).
-static unsigned nbbs_try(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, uint64_t i,
-			 bool first, bool *lost)
+/// The climb above the first parent, as in the paper: from order `j` (the
+/// grandparent of node (k, i); child index `ci` at order j-1) up to order
+/// 10, set our side's OCC and clear our side's COAL in every ancestor. Every
+/// allocation checks for itself that no ancestor was taken whole, so the
+/// climb never stops early: an ancestor bit already set may belong to an
+/// allocation that has not yet reached the levels above. Returns
+/// NBBS_LEVELS on success; on a conflict (an ancestor allocated whole after
+/// our CAS: first writer wins) it rolls node (k, i) back and returns that
+/// ancestor's order, for subtree skipping.
+static inline __attribute__((always_inline)) unsigned
+nbbs_climb_rest(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, uint64_t i, unsigned j,
+		uint64_t ci, const unsigned shift)
 {
-	_Atomic uint64_t *n = nbbs_node(fa, k, i);
-	// Relaxed pre-check: only a filter that keeps the scan from taking cache
-	// lines exclusive; the CAS below decides.
-	if (!first) {
-		if (as_atomic_load_relaxed(n) != 0)
-			return k;
-		// Read-only probe up to the first non-zero ancestor: a node
-		// inside a block allocated whole reads 0 (descendants are not
-		// marked), and claiming it would cost a CAS, a climb and a
-		// rollback just to learn what one load tells. Relaxed: a
-		// filter only; the CAS and climb below decide.
-		uint64_t ci = i;
-		for (unsigned j = k + 1; j <= NBBS_MAX_ORDER; j++) {
-			ci >>= 1;
-			uint64_t w = as_atomic_load_relaxed(nbbs_node(fa, j, ci));
-			if (w & NBBS_OCC)
-				return j;
-			if (w)
-				break;
-		}
-	}
-	uint64_t expect = 0;
-	// CAS 0 -> BUSY: the allocation's linearisation point. It protects the
-	// whole subtree: it fails if any descendant marked n or n was taken.
-	if (!as_atomic_cas_strong_acq_rel(n, &expect, NBBS_BUSY)) {
-		*lost |= !first;
-		return k;
-	}
-	uint64_t ci = i;
-	for (unsigned j = k + 1; j <= NBBS_MAX_ORDER; j++) {
-		unsigned side = (unsigned)(ci & 1);
+	// Unrolled: at most 9 levels, a few instructions each.
+#pragma GCC unroll 9
+	for (; j <= NBBS_MAX_ORDER; j++) {
+		uint64_t occ = nbbs_occ_bit((unsigned)(ci & 1));
 		ci >>= 1;
-		_Atomic uint64_t *p = nbbs_node(fa, j, ci);
-		uint64_t old, new_value;
-		// The first parent is not read: its bit for us usually flips, so
-		// the CAS starts from a guess (nbbs_core_t; by default a parent
-		// with nothing allocated) instead of a load that would wait for
-		// the CAS on n.
-		bool guessed = j == k + 1;
-		old = guessed ? nbbs_guess(c, p, 0) : as_atomic_load_acquire(p);
+		_Atomic uint64_t *p = (_Atomic uint64_t *)(void *)(fa->level[j] + (ci << shift));
+		uint64_t old = as_atomic_load_acquire(p);
+		// Common case: our side already marked, no COAL on it, not
+		// allocated whole: nothing to write. occ * 5 = OCC(side) |
+		// COAL(side) (COAL is OCC shifted left by 2): one lea.
+		if (AS_LIKELY((old & (NBBS_OCC + occ * 5)) == occ))
+			continue;
+		uint64_t coal = occ << 2; // nbbs_coal_bit of the same side
 		for (;;) {
-			if (!nbbs_climb(old, &new_value, side)) {
-				if (guessed) {
-					old = as_atomic_load_acquire(p);
-					guessed = false;
-					continue; // judge the real word only
-				}
-				break; // allocated whole: conflict (below)
+			if (old & NBBS_OCC) {
+				// Undo the marks below the ancestor taken whole.
+				nbbs_release(fa, c, k, i, j - 1);
+				return j;
 			}
-			if (new_value == old) {
-				if (guessed) {
-					old = as_atomic_load_acquire(p);
-					guessed = false;
-					continue;
-				}
-				break; // already occupied on our side, no release
-			}
+			uint64_t new_value = (old | occ) & ~coal;
 			// CAS: publish our side's occupancy and withdraw COAL(side),
-			// which tells a release coalescing on our side that we now
-			// own the bit; atomically with the check that P is not
+			// which tells a release coalescing on our side that we now own
+			// the bit; atomically with the check that the ancestor is not
 			// allocated whole.
-			if (as_atomic_cas_weak_acq_rel(p, &old, new_value)) {
-				if (j == k + 1)
-					nbbs_remember(c, p, new_value);
+			if (new_value == old || as_atomic_cas_weak_acq_rel(p, &old, new_value))
 				break;
-			}
-			guessed = false; // a failed CAS returned the real word
-		}
-		if (old & NBBS_OCC) {
-			// The ancestor was taken whole after our CAS (first writer
-			// wins): undo the marks below it, report it for skipping.
-			nbbs_release(fa, c, k, i, j - 1);
-			return j;
 		}
 	}
 	return NBBS_LEVELS;
 }
 
-/// True when the 8 nodes (k, i..i+7) all read non-zero (one cache line at
-/// pad=8): the scan passes them with 8 independent loads instead of 8 trips
-/// through nbbs_try. Relaxed: a filter only, like nbbs_try's pre-check.
+/// Take node (k, i), 1 <= k < 10, by CAS 0 -> BUSY, then climb. The first
+/// parent is not read: our bit there usually flips, so its CAS starts from a
+/// guess (nbbs_core_t; by default a parent with nothing allocated) instead
+/// of a load that would wait for the CAS on the node. Only a CAS may act on
+/// the guess: "nothing to write" and "conflict" are decided on a word read.
+static inline __attribute__((always_inline)) unsigned
+nbbs_take_node(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, uint64_t i, const unsigned shift)
+{
+	uint64_t expect = 0;
+	// CAS 0 -> BUSY: the allocation's linearisation point. It protects the
+	// whole subtree: it fails if any descendant marked n or n was taken.
+	if (!as_atomic_cas_strong_acq_rel(nbbs_node(fa, k, i), &expect, NBBS_BUSY))
+		return k;
+	uint64_t occ = nbbs_occ_bit((unsigned)(i & 1));
+	uint64_t coal = nbbs_coal_bit((unsigned)(i & 1));
+	uint64_t ci = i >> 1;
+	_Atomic uint64_t *p = (_Atomic uint64_t *)(void *)(fa->level[k + 1] + (ci << shift));
+	uint64_t old = nbbs_guess(c, p, 0);
+	bool guessed = true;
+	for (;;) {
+		uint64_t new_value = (old | occ) & ~coal;
+		if (!(old & NBBS_OCC) && new_value != old) {
+			// CAS: as in nbbs_climb_rest, on the first parent.
+			if (as_atomic_cas_weak_acq_rel(p, &old, new_value)) {
+				nbbs_remember(c, p, new_value);
+				break;
+			}
+			guessed = false; // a failed CAS returned the real word
+			continue;
+		}
+		if (guessed) {
+			old = as_atomic_load_acquire(p);
+			guessed = false;
+			continue;
+		}
+		if (old & NBBS_OCC) {
+			nbbs_free_node(fa, k, i); // nothing marked above: undo
+			return k + 1;
+		}
+		break; // our side already marked, COAL clear: nothing to write
+	}
+	return nbbs_climb_rest(fa, c, k, i, k + 2, ci, shift);
+}
+
+/// Take leaf i (order 0). A leaf has no word: its state is its side's OCC
+/// bit in its parent P (internal.h), so one CAS on P both takes the leaf
+/// (the linearisation point: it fails if the leaf or P as a whole is taken)
+/// and does the first step of the climb. The CAS starts from a guess, as in
+/// nbbs_take_node.
+static inline __attribute__((always_inline)) unsigned
+nbbs_take_leaf(struct frame_alloc_s *fa, nbbs_core_t *c, uint64_t i, const unsigned shift)
+{
+	uint64_t occ = nbbs_occ_bit((unsigned)(i & 1));
+	uint64_t coal = nbbs_coal_bit((unsigned)(i & 1));
+	uint64_t ci = i >> 1;
+	_Atomic uint64_t *p = (_Atomic uint64_t *)(void *)(fa->level[1] + (ci << shift));
+	uint64_t old = nbbs_guess(c, p, 0);
+	bool guessed = true;
+	for (;;) {
+		if (!(old & (NBBS_OCC | occ))) {
+			// CAS: take the leaf (set its OCC bit, clear its COAL)
+			// while neither it nor P as a whole is taken.
+			uint64_t new_value = (old | occ) & ~coal;
+			if (as_atomic_cas_weak_acq_rel(p, &old, new_value)) {
+				nbbs_remember(c, p, new_value);
+				break;
+			}
+			guessed = false; // a failed CAS returned the real word
+			continue;
+		}
+		if (guessed) {
+			old = as_atomic_load_acquire(p);
+			guessed = false;
+			continue;
+		}
+		return (old & NBBS_OCC) ? 1 : 0;
+	}
+	return nbbs_climb_rest(fa, c, 0, i, 2, ci, shift);
+}
+
+static inline __attribute__((always_inline)) unsigned
+nbbs_take_shift(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, uint64_t i, const unsigned shift)
+{
+	if (k == 0)
+		return nbbs_take_leaf(fa, c, i, shift);
+	if (k == NBBS_MAX_ORDER) {
+		uint64_t expect = 0;
+		// CAS 0 -> BUSY: the linearisation point; a root has no parent.
+		return as_atomic_cas_strong_acq_rel(nbbs_node(fa, k, i), &expect, NBBS_BUSY)
+			       ? NBBS_LEVELS : k;
+	}
+	return nbbs_take_node(fa, c, k, i, shift);
+}
+
+/// Take node (k, i) and climb. Returns NBBS_LEVELS on success, otherwise
+/// the order where it failed (k when the node itself was taken, higher when
+/// an ancestor was allocated whole). Two copies, each with the slot size as
+/// a constant.
+static inline __attribute__((always_inline)) unsigned
+nbbs_take_inline(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, uint64_t i)
+{
+	if (fa->shift == NBBS_SHIFT_8)
+		return nbbs_take_shift(fa, c, k, i, NBBS_SHIFT_8);
+	return nbbs_take_shift(fa, c, k, i, NBBS_SHIFT_64);
+}
+
+/// nbbs_take_inline, out of line, for the scan.
+static unsigned nbbs_take(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, uint64_t i)
+{
+	return nbbs_take_inline(fa, c, k, i);
+}
+
+/// Read-only filter before trying node (k, i) in the scan: the order at
+/// which the attempt would fail, or NBBS_LEVELS when it is worth a CAS.
+/// A node inside a block allocated whole reads 0 (descendants are not
+/// marked), and claiming it would cost a CAS, a climb and a rollback just to
+/// learn what a few loads tell, so probe up to the first non-zero ancestor.
+/// Relaxed: a filter only; the CAS and the climb decide.
+static unsigned nbbs_probe(const struct frame_alloc_s *fa, unsigned k, uint64_t i)
+{
+	uint64_t ci = i;
+	unsigned j = k + 1;
+	if (k == 0) {
+		// The leaf is its bit in P.
+		ci >>= 1;
+		uint64_t w = as_atomic_load_relaxed(nbbs_node(fa, 1, ci));
+		if (w & NBBS_OCC)
+			return 1;
+		if (w & nbbs_occ_bit((unsigned)(i & 1)))
+			return 0;
+		if (w)
+			return NBBS_LEVELS;
+		j = 2;
+	} else if (as_atomic_load_relaxed(nbbs_node(fa, k, i)) != 0) {
+		return k;
+	}
+	for (; j <= NBBS_MAX_ORDER; j++) {
+		ci >>= 1;
+		uint64_t w = as_atomic_load_relaxed(nbbs_node(fa, j, ci));
+		if (w & NBBS_OCC)
+			return j;
+		if (w)
+			break;
+	}
+	return NBBS_LEVELS;
+}
+
+/// True when the 8 nodes (k, i..i+7) all read taken (one cache line at
+/// pad=8; for leaves, the 4 parents' words): the scan passes them with 8
+/// independent loads instead of 8 trips through nbbs_probe. Relaxed: a filter
+/// only, like nbbs_probe.
 static inline bool nbbs_run_taken(const struct frame_alloc_s *fa, unsigned k, uint64_t i)
 {
 	bool all = true;
+	if (k == 0) {
+		for (unsigned j = 0; j < 4; j++) {
+			uint64_t w = as_atomic_load_relaxed(nbbs_node(fa, 1, (i >> 1) + j));
+			all &= (w & NBBS_OCC) || (w & (NBBS_OCC_LEFT | NBBS_OCC_RIGHT)) ==
+						    (NBBS_OCC_LEFT | NBBS_OCC_RIGHT);
+		}
+		return all;
+	}
 	for (unsigned j = 0; j < 8; j++)
 		all &= as_atomic_load_relaxed(nbbs_node(fa, k, i + j)) != 0;
 	return all;
 }
 
-static frame_result_t nbbs_get(frame_alloc_t *fa, unsigned core, unsigned order)
+/// Success of get at node (order, pos): publish the table entry, move the
+/// hint past the node.
+static inline frame_result_t nbbs_got(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned order,
+				      uint64_t pos)
 {
-	frame_result_t r = { 0, FRAME_ERR_ARGUMENT };
-	if (AS_UNLIKELY(order > NBBS_MAX_ORDER || core >= fa->cores))
-		return r;
-	nbbs_core_t *c = &fa->core[core];
-	_Atomic uint64_t *hint = &c->hint[order];
+	uint64_t frame = pos << order;
+	// Release: a put on another core that reads this entry (acquire) sees
+	// the node already BUSY.
+	as_atomic_store_release(&fa->table[frame], (uint8_t)(order + 1));
+	// Relaxed: advisory hint.
+	as_atomic_store_relaxed(&c->hint[order], pos + 1 < fa->count[order] ? pos + 1 : 0);
+	frame_result_t r = { frame, FRAME_OK };
+	return r;
+}
+
+/// The scan of level `order` after the hinted node `pos` failed at order
+/// `at`: skip the failing node's whole subtree, try the next candidates,
+/// wrap around once; up to NBBS_SCAN_PASSES circles when a CAS on a node
+/// that read 0 was lost (a free node may have been missed).
+static AS_NOINLINE frame_result_t nbbs_scan(struct frame_alloc_s *fa, nbbs_core_t *c,
+					     unsigned order, uint64_t pos, unsigned at)
+{
 	uint64_t n = fa->count[order];
-	// Relaxed: the hint is advisory (see nbbs_core_t).
-	uint64_t pos = as_atomic_load_relaxed(hint);
-	if (AS_UNLIKELY(pos >= n))
-		pos = 0;
-	bool first = true;
+	uint64_t scanned = 0;
 	for (unsigned pass = 0; pass < NBBS_SCAN_PASSES; pass++) {
 		bool lost = false;
-		for (uint64_t scanned = 0; scanned < n;) {
-			if (!first && !(pos & 7) && pos + 8 <= n && nbbs_run_taken(fa, order, pos)) {
+		while (scanned < n) {
+			if (at != NBBS_LEVELS) {
+				// Skip the failing node's whole subtree: the next
+				// order-k node after it. Subtrees are aligned and n is
+				// a multiple of 2^(10-k), so the jump never passes n.
+				unsigned d = at - order;
+				uint64_t next = ((pos >> d) + 1) << d;
+				scanned += next - pos;
+				pos = next < n ? next : 0;
+				at = NBBS_LEVELS;
+				continue;
+			}
+			if (!(pos & 7) && pos + 8 <= n && nbbs_run_taken(fa, order, pos)) {
 				scanned += 8;
 				pos = pos + 8 < n ? pos + 8 : 0;
 				continue;
 			}
-			unsigned at = nbbs_try(fa, c, order, pos, first, &lost);
-			first = false;
-			if (AS_LIKELY(at == NBBS_LEVELS)) {
-				uint64_t frame = pos << order;
-				// Release: a put on another core that reads this entry
-				// (acquire) sees the node already BUSY.
-				as_atomic_store_release(&fa->table[frame], (uint8_t)(order + 1));
-				// Relaxed: advisory hint.
-				as_atomic_store_relaxed(hint, pos + 1 < n ? pos + 1 : 0);
-				r.frame = frame;
-				r.err = FRAME_OK;
-				return r;
-			}
-			// Skip the failing node's whole subtree: the next order-k
-			// node after it. Subtrees are aligned and n is a multiple of
-			// 2^(10-k), so the jump never passes n.
-			unsigned d = at - order;
-			uint64_t next = ((pos >> d) + 1) << d;
-			scanned += next - pos;
-			pos = next < n ? next : 0;
+			at = nbbs_probe(fa, order, pos);
+			if (at != NBBS_LEVELS)
+				continue;
+			at = nbbs_take(fa, c, order, pos);
+			if (AS_LIKELY(at == NBBS_LEVELS))
+				return nbbs_got(fa, c, order, pos);
+			lost |= at == order; // read 0, then lost the CAS
 		}
 		if (!lost)
 			break;
+		scanned = 0;
 	}
-	r.err = FRAME_ERR_MEMORY;
+	frame_result_t r = { 0, FRAME_ERR_MEMORY };
 	return r;
+}
+
+static frame_result_t nbbs_get(frame_alloc_t *fa, unsigned core, unsigned order)
+{
+	if (AS_UNLIKELY(order > NBBS_MAX_ORDER || core >= fa->cores)) {
+		frame_result_t r = { 0, FRAME_ERR_ARGUMENT };
+		return r;
+	}
+	nbbs_core_t *c = &fa->core[core];
+	// Relaxed: the hint is advisory (see nbbs_core_t).
+	uint64_t pos = as_atomic_load_relaxed(&c->hint[order]);
+	if (AS_UNLIKELY(pos >= fa->count[order]))
+		pos = 0;
+	// Fast path: the hinted node (usually free: just freed, or next to the
+	// last allocation) is CASed without reading it first.
+	unsigned at = nbbs_take_inline(fa, c, order, pos);
+	if (AS_LIKELY(at == NBBS_LEVELS))
+		return nbbs_got(fa, c, order, pos);
+	return nbbs_scan(fa, c, order, pos, at);
+}
+
+/// The two common cases of nbbs_release, inlined into put, on a guessed
+/// word of the first parent P (by default: both sides occupied): the buddy
+/// stays occupied (one CAS clears our OCC in P, the node is freed), or the
+/// buddy is wholly free (merge). The CAS acts only if P holds the guessed
+/// word. Returns false, having changed nothing, in every other case (then
+/// nbbs_release reads P and decides).
+static inline __attribute__((always_inline)) bool
+nbbs_release_fast(struct frame_alloc_s *fa, nbbs_core_t *c, unsigned k, uint64_t i)
+{
+	if (!fa->early || k == NBBS_MAX_ORDER)
+		return false;
+	unsigned side = (unsigned)(i & 1);
+	_Atomic uint64_t *p = nbbs_node(fa, k + 1, i >> 1);
+	uint64_t old = nbbs_guess(c, p, nbbs_occ_bit(side) | nbbs_occ_bit(side ^ 1u));
+	uint64_t new_value;
+	if (nbbs_leave_parent(old, &new_value, side)) {
+		// CAS: clear our OCC in P only while P still holds the guessed
+		// word (buddy occupied, not coalescing; our side as our climb
+		// left it).
+		if (!as_atomic_cas_strong_acq_rel(p, &old, new_value))
+			return false;
+		nbbs_remember(c, p, new_value);
+		nbbs_free_node(fa, k, i);
+		return true;
+	}
+	if (old == nbbs_occ_bit(side)) {
+		// CAS: merge (nbbs_release, second case): take P whole only while
+		// it holds nothing but our OCC (buddy wholly free, nobody
+		// coalescing there). Then free the node and release P, which we
+		// now hold, the same way one level up.
+		if (!as_atomic_cas_strong_acq_rel(p, &old, NBBS_BUSY))
+			return false;
+		nbbs_free_node(fa, k, i);
+		nbbs_release_from(fa, c, k + 1, i >> 1, NBBS_MAX_ORDER, false);
+		return true;
+	}
+	return false;
 }
 
 static frame_err_t nbbs_put(frame_alloc_t *fa, unsigned core, uint64_t frame, unsigned order)
@@ -389,13 +591,12 @@ static frame_err_t nbbs_put(frame_alloc_t *fa, unsigned core, uint64_t frame, un
 	// frees the node last).
 	as_atomic_store_relaxed(&fa->table[frame], 0);
 	uint64_t i = frame >> order;
-	nbbs_release(fa, &fa->core[core], order, i, NBBS_MAX_ORDER);
+	nbbs_core_t *c = &fa->core[core];
+	if (!nbbs_release_fast(fa, c, order, i))
+		nbbs_release(fa, c, order, i, NBBS_MAX_ORDER);
 	// Relaxed: advisory hint. The next get of this order on this core
 	// tries the freed, cache-hot node first (the paper's release hint).
-#ifdef NBBS_EXP_MINHINT
-	if (i < as_atomic_load_relaxed(&fa->core[core].hint[order]))
-#endif
-	as_atomic_store_relaxed(&fa->core[core].hint[order], i);
+	as_atomic_store_relaxed(&c->hint[order], i);
 	return FRAME_OK;
 }
 
@@ -444,7 +645,7 @@ static frame_alloc_t *nbbs_create(const frame_config_t *cfg, char *err, size_t e
 	}
 	fa->frames = cfg->frames;
 	fa->cores = cfg->cores;
-	fa->shift = pad == 8 ? 3 : 6;
+	fa->shift = pad == 8 ? NBBS_SHIFT_8 : NBBS_SHIFT_64;
 	fa->early = early != 0;
 	// Levels are laid out from order 10 down. Each starts on a new 4 KiB
 	// page plus k + 1 cache lines: the ancestors of one node sit at equal

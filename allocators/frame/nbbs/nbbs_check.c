@@ -87,7 +87,7 @@ typedef struct nbbs_walk_s {
 	struct frame_alloc_s *fa;
 	bool strict;
 	bool bad;
-	uint64_t blocks; ///< OCC nodes found
+	uint64_t blocks; ///< allocated blocks found (OCC nodes and leaf bits)
 	char *why;
 	size_t whylen;
 } nbbs_walk_t;
@@ -101,8 +101,35 @@ static void nbbs_bad(nbbs_walk_t *v, unsigned k, uint64_t i, uint64_t w, const c
 		  (unsigned long long)i, (unsigned long long)w, what);
 }
 
-/// Check the subtree of (k, i); `covered` = an ancestor is allocated whole.
-/// Returns whether anything in the subtree is allocated.
+/// Check leaf i, whose state `taken` is its OCC bit in its parent; `covered`
+/// = an ancestor is allocated whole. Its own slot is never written.
+static bool nbbs_leaf(nbbs_walk_t *v, uint64_t i, bool taken, bool covered)
+{
+	struct frame_alloc_s *fa = v->fa;
+	// Relaxed: validate runs at quiescence (frame.h contract).
+	uint64_t w = as_atomic_load_relaxed(nbbs_node(fa, 0, i));
+	unsigned e = as_atomic_load_relaxed(&fa->table[i]);
+	if (w != 0) {
+		nbbs_bad(v, 0, i, w, "leaf slot written (leaves live in their parent's word)");
+		return false;
+	}
+	if (taken && !covered) {
+		if (e != 1) {
+			nbbs_bad(v, 0, i, w, "allocated leaf without its translation-table entry");
+			return false;
+		}
+		v->blocks++;
+		return true;
+	}
+	if (e == 1) {
+		nbbs_bad(v, 0, i, w, "translation table names a leaf that is not allocated");
+		return false;
+	}
+	return false;
+}
+
+/// Check the subtree of (k, i), k >= 1; `covered` = an ancestor is allocated
+/// whole. Returns whether anything in the subtree is allocated.
 static bool nbbs_walk(nbbs_walk_t *v, unsigned k, uint64_t i, bool covered)
 {
 	if (v->bad)
@@ -129,9 +156,12 @@ static bool nbbs_walk(nbbs_walk_t *v, unsigned k, uint64_t i, bool covered)
 			return false;
 		}
 		v->blocks++;
-		if (k > 0) {
+		if (k > 1) {
 			nbbs_walk(v, k - 1, 2 * i, true);
 			nbbs_walk(v, k - 1, 2 * i + 1, true);
+		} else {
+			nbbs_leaf(v, 2 * i, false, true);
+			nbbs_leaf(v, 2 * i + 1, false, true);
 		}
 		return true;
 	}
@@ -139,13 +169,16 @@ static bool nbbs_walk(nbbs_walk_t *v, unsigned k, uint64_t i, bool covered)
 		nbbs_bad(v, k, i, w, "translation table names a node that is not allocated");
 		return false;
 	}
-	if (k == 0) {
-		if (w != 0)
-			nbbs_bad(v, k, i, w, "leaf with child or coalescing bits");
-		return false;
+	bool left, right;
+	if (k == 1) {
+		// The children are leaves, which live in this word: a leaf is
+		// allocated exactly when its OCC bit is set (internal.h).
+		left = nbbs_leaf(v, 2 * i, (w & NBBS_OCC_LEFT) != 0, covered);
+		right = nbbs_leaf(v, 2 * i + 1, (w & NBBS_OCC_RIGHT) != 0, covered);
+	} else {
+		left = nbbs_walk(v, k - 1, 2 * i, covered);
+		right = nbbs_walk(v, k - 1, 2 * i + 1, covered);
 	}
-	bool left = nbbs_walk(v, k - 1, 2 * i, covered);
-	bool right = nbbs_walk(v, k - 1, 2 * i + 1, covered);
 	if (v->bad)
 		return false;
 	if (!!(w & NBBS_OCC_LEFT) != left) {
@@ -189,9 +222,14 @@ bool nbbs_validate_ex(struct frame_alloc_s *fa, bool strict, char *why, size_t w
 			continue;
 		entries++;
 		unsigned k = e - 1;
-		if (e > NBBS_LEVELS || (f & ((1ull << k) - 1)) ||
-		    // Relaxed: quiescent.
-		    as_atomic_load_relaxed(nbbs_node(fa, k, f >> k)) != NBBS_BUSY) {
+		// Relaxed: quiescent. A leaf is its OCC bit in its parent.
+		bool held = k == 0 ? (as_atomic_load_relaxed(nbbs_node(fa, 1, f >> 1)) &
+				      (NBBS_OCC | nbbs_occ_bit((unsigned)(f & 1)))) ==
+					     nbbs_occ_bit((unsigned)(f & 1))
+				   : e <= NBBS_LEVELS && !(f & ((1ull << k) - 1)) &&
+					     as_atomic_load_relaxed(nbbs_node(fa, k, f >> k)) ==
+						     NBBS_BUSY;
+		if (!held) {
 			as_format(why, whylen,
 				  "nbbs: translation table entry %u at frame %llu names no allocated block",
 				  e, (unsigned long long)f);

@@ -88,6 +88,7 @@ typedef struct adp_totals_s {
 	uint64_t changes[4], oscillations[4]; ///< batch, cap, watermark, numa
 	uint64_t local_in, foreign_in;        ///< objects entering caches, by node
 	uint64_t remote_frees, routed_home, budget_denials;
+	uint64_t handed_back; ///< frees of classes the thread never allocated
 } adp_totals_t;
 void adp_totals(adp_totals_t *out);
 

@@ -42,7 +42,7 @@ static void *slab_take(adp_slab_t *s)
 	if (p) {
 		s->free = *(void **)p;
 	} else {
-		p = (uint8_t *)s + adp_cls_off[s->cls] + (size_t)s->carved * adp_cls_size[s->cls];
+		p = adp_slab_first(s) + (size_t)s->carved * adp_cls_size[s->cls];
 		s->carved++;
 	}
 	s->used++;

@@ -143,6 +143,24 @@ static void tune_bin(adp_tcache_t *tc, unsigned c, uint32_t interval, unsigned s
 	uint32_t size = adp_cls_size[c];
 	uint32_t bmax = AS_MAX((uint32_t)((64u << 10) / size), 2u);
 	bmax = AS_MIN(bmax, (uint32_t)adp_params[ADP_P_BATCH].max);
+	if (!b->cap) {
+		// Unarmed (the thread only frees this class, see adp_bin_t): its
+		// misses are hand-back batches; only their size is tuned, and the
+		// capacity waiting for the first refill (cap_on) stays >= batch.
+		if (vote(&k->up_votes, &k->down_votes, hot && k->batch < bmax, false, hyst) > 0) {
+			k->batch = AS_MIN(k->batch * 2, bmax);
+			note_change(tc, ADP_C_BATCH, &k->last_dir[0], &k->since[0], 1, (int)c, k->batch);
+		}
+		if (b->cap_on < k->batch) {
+			if (adp_budget_grow(tc, (uint64_t)(k->batch - b->cap_on) * size))
+				b->cap_on = k->batch;
+			else
+				k->batch = b->cap_on;
+		}
+		k->under = k->over = 0;
+		b->low = 0;
+		return;
+	}
 	int d = vote(&k->up_votes, &k->down_votes, hot && k->batch < bmax,
 		     cold && (k->batch > 4 || b->n > 0), hyst);
 	if (d > 0) {

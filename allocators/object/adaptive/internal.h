@@ -53,7 +53,10 @@
 // Size classes (sizeclass.c)
 
 extern uint32_t adp_cls_size[ADP_NCLS];
-extern uint32_t adp_cls_off[ADP_NCLS];   ///< first object's offset in a slab
+/// Largest offset of a slab's first object over all colours: the objects
+/// per slab (adp_cls_count) are counted from it, so every colour holds them.
+extern uint32_t adp_cls_off[ADP_NCLS];
+extern uint32_t adp_cls_align[ADP_NCLS]; ///< object alignment in a slab (>= 16)
 extern uint32_t adp_cls_count[ADP_NCLS]; ///< objects per slab
 extern uint8_t adp_cls_lut[ADP_LUT_MAX / 16 + 1];
 
@@ -103,9 +106,45 @@ struct adp_slab_s {
 };
 _Static_assert(sizeof(adp_slab_t) <= ADP_HDR, "slab header fits 64 bytes");
 
+/// Header colouring. The header of the slab (or large block) whose
+/// ADP_SLAB-aligned base is B sits at B + adp_color_off(B): one of
+/// ADP_COLORS cache lines in the first ADP_COLOR_SPAN bytes, picked by the
+/// base's address bits, so consecutive slabs put their headers (read by
+/// every free) and their first objects in different cache sets. With every
+/// header at offset 0, a thread using ~20 classes had all their headers in
+/// one 12-way L1 set, and free()'s tag load missed about every other time.
+#define ADP_COLORS 64u
+#define ADP_COLOR_SPAN (ADP_COLORS * ADP_HDR)
+
+static inline uintptr_t adp_color_off(uintptr_t base)
+{
+	return ((base >> ADP_SLAB_SHIFT) & (ADP_COLORS - 1)) * ADP_HDR;
+}
+
+/// The header of the slab or large block based at `base` (ADP_SLAB-aligned).
+static inline adp_slab_t *adp_hdr_at(uintptr_t base)
+{
+	return (adp_slab_t *)(base + adp_color_off(base));
+}
+
+/// The ADP_SLAB-aligned base of the slab or block whose header is s.
+static inline uintptr_t adp_base_of(const adp_slab_t *s)
+{
+	return (uintptr_t)s & ~(uintptr_t)(ADP_SLAB - 1);
+}
+
 static inline adp_slab_t *adp_slab_of(const void *p)
 {
-	return (adp_slab_t *)(((uintptr_t)p - 1) & ~(uintptr_t)(ADP_SLAB - 1));
+	return adp_hdr_at(((uintptr_t)p - 1) & ~(uintptr_t)(ADP_SLAB - 1));
+}
+
+/// Address of the first object of small slab s: right after its header,
+/// rounded up to the class's alignment (power-of-two classes of 128 B and
+/// more are naturally aligned), so the objects are coloured as well.
+static inline uint8_t *adp_slab_first(const adp_slab_t *s)
+{
+	uintptr_t a = adp_cls_align[s->cls];
+	return (uint8_t *)(((uintptr_t)s + ADP_HDR + a - 1) & ~(a - 1));
 }
 
 // ---------------------------------------------------------------------------
@@ -192,12 +231,20 @@ uint64_t adp_large_cached_bytes(void);
 // ---------------------------------------------------------------------------
 // Thread caches (tcache.c) and the controller (controller.c)
 
+/// One size class of a thread cache. A bin is "unarmed" (cap == 0) until
+/// the thread's first refill of the class: a thread that never allocated
+/// from a class cannot own any of its objects, so every object of the class
+/// it frees was allocated by another thread, and it is handed back to the
+/// shared pool (through the class's foreign list) instead of being reused
+/// here, next to the allocating thread's live data (passive false sharing,
+/// Hoard's cache-scratch). The fast path needs no extra test for this: a
+/// free into an unarmed bin overflows its capacity of 0.
 typedef struct adp_bin_s {
 	void *head;
 	uint32_t n;
-	uint32_t cap;
-	uint32_t low; ///< low-water mark of n since the last controller tick
-	uint32_t pad;
+	uint32_t cap;    ///< 0 while unarmed
+	uint32_t low;    ///< low-water mark of n since the last controller tick
+	uint32_t cap_on; ///< the capacity taken when an unarmed bin is armed
 } adp_bin_t;
 
 /// Controller state of one bin (owner only).
@@ -213,6 +260,7 @@ typedef struct adp_binctl_s {
 typedef struct adp_list_s {
 	void *head;
 	uint32_t n;
+	uint32_t other; ///< how many of the n belong to another node than ours
 } adp_list_t;
 
 enum { ADP_C_BATCH, ADP_C_CAP, ADP_C_WATERMARK, ADP_C_NUMA };
@@ -222,6 +270,7 @@ enum { ADP_C_BATCH, ADP_C_CAP, ADP_C_WATERMARK, ADP_C_NUMA };
 typedef struct adp_tstats_s {
 	_Alignas(AS_CACHELINE) _Atomic uint64_t refills, flushes;
 	_Atomic uint64_t local_in, foreign_in, remote_frees, routed_home;
+	_Atomic uint64_t handed_back; ///< frees into unarmed bins, handed back
 	_Atomic uint64_t ctl_ticks, ctl_cycles, budget_denials;
 	_Atomic uint64_t changes[4], oscillations[4];
 } adp_tstats_t;
@@ -248,6 +297,9 @@ struct adp_tcache_s {
 	adp_list_t foreign[ADP_NCLS]; ///< objects to route to their home node
 	adp_tcache_t *next_all, *next_retired;
 	bool warm; ///< retired with objects kept for the next thread
+	/// The bins may hold objects of other nodes (stolen batches, remote
+	/// frees kept); while false, a flush skips sorting objects by node.
+	bool mixed;
 	adp_tstats_t st;
 };
 
@@ -258,6 +310,9 @@ void adp_free_slow(void *p, adp_slab_t *s);
 /// Return objects of bin cls to the shared pools: count == 0 is an overflow
 /// (a batch, or down to cap; counted as a miss), else exactly `count`.
 void adp_bin_flush(adp_tcache_t *tc, unsigned cls, uint32_t count);
+/// A free pushed bin cls over its capacity: flush a batch, or, for an
+/// unarmed bin (capacity 0), hand the object back (see adp_bin_t).
+void adp_bin_overflow(adp_tcache_t *tc, unsigned cls);
 void adp_ctl_tick(adp_tcache_t *tc);
 /// Open $ALLOCSCOPE_ADAPTIVE_TRACE for the change trace (adp_init).
 void adp_trace_open(void);
@@ -319,7 +374,7 @@ static inline void adp_free_fast(void *p)
 		b->head = p;
 		if (AS_LIKELY(++b->n <= b->cap))
 			return;
-		adp_bin_flush(tc, s->cls, 0);
+		adp_bin_overflow(tc, s->cls);
 		return;
 	}
 	adp_free_slow(p, s);

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Large objects (> 32 KiB, or alignments no size class serves): one
-// page-source mapping each. The 64-byte header sits at (p - 1) rounded down
-// to ADP_SLAB, like a slab header, so free() finds it the same way:
-//   align <= ADP_SLAB: header at the mapping's start, object at
-//                      max(64, align) bytes into it;
+// page-source mapping each. The 64-byte header sits where a slab's would
+// (adp_slab_of: (p - 1) rounded down to ADP_SLAB, plus that base's colour),
+// so free() finds it the same way:
+//   align <= ADP_SLAB: header at the mapping's start plus its colour, object
+//                      at the first aligned address after the header (the
+//                      mapping has room for the last colour);
 //   larger alignments: object at the first aligned address at least ADP_SLAB
-//                      into the mapping, header ADP_SLAB below it.
+//                      into the mapping, header at the colour of the base
+//                      ADP_SLAB below it.
 // Mappings of up to 64 MiB are rounded up to 4 sizes per doubling and freed
 // mappings are kept in a small lock-free cache per size (exchange on slots),
 // counted as retained memory and so bounded by the reclamation watermark.
@@ -69,37 +72,46 @@ static bool cache_push(adp_slab_t *h, unsigned idx)
 	return false;
 }
 
+/// The object of a block mapped at a ADP_SLAB-aligned base with header h
+/// (align <= ADP_SLAB): the first aligned address after the header.
+static uint8_t *first_at(adp_slab_t *h, size_t align)
+{
+	return (uint8_t *)as_align_up((uintptr_t)h + ADP_HDR, align);
+}
+
 void *adp_large_alloc(size_t size, size_t align)
 {
 	if (align < 16)
 		align = 16;
 	if (size > ((size_t)1 << 46) || align > ((size_t)1 << 40))
 		return NULL;
-	size_t off = align <= ADP_SLAB ? AS_MAX(ADP_HDR, align) : 0;
+	// Small alignments: room for the header at any colour, then the object.
+	size_t room = align <= ADP_SLAB ? as_align_up(ADP_COLOR_SPAN, align) : 0;
 	size_t bytes;
 	unsigned idx = LARGE_NONE;
 	adp_slab_t *h;
 	uint8_t *p;
 	// Relaxed: statistics only.
 	as_atomic_fetch_add_relaxed(&adp_g.large_allocs, 1);
-	if (off) {
-		bytes = as_align_up(off + size, PS_PAGE);
+	if (room) {
+		bytes = as_align_up(room + size, PS_PAGE);
 		if (bytes <= LARGE_CACHE_MAX) {
 			bytes = bucket_round(bytes, &idx);
 			h = cache_pop(idx);
 			if (h) {
 				// Relaxed: statistics only.
 				as_atomic_fetch_add_relaxed(&adp_g.large_cache_hits, 1);
-				return (uint8_t *)h + off;
+				return first_at(h, align);
 			}
 		}
 		bool dirty;
 		size_t malign = align >= PS_HUGE ? PS_HUGE : ADP_SLAB;
-		h = adp_g.ps->map(bytes, malign, &dirty);
-		if (!h)
+		uint8_t *m = adp_g.ps->map(bytes, malign, &dirty);
+		if (!m)
 			return NULL;
-		p = (uint8_t *)h + off;
-		h->map_base = h;
+		h = adp_hdr_at((uintptr_t)m);
+		h->map_base = m;
+		p = first_at(h, align);
 	} else {
 		bytes = as_align_up(size, PS_PAGE) + align + ADP_SLAB;
 		bool dirty;
@@ -107,7 +119,7 @@ void *adp_large_alloc(size_t size, size_t align)
 		if (!m)
 			return NULL;
 		p = (uint8_t *)as_align_up((uintptr_t)m + ADP_SLAB, align);
-		h = (adp_slab_t *)(p - ADP_SLAB);
+		h = adp_hdr_at((uintptr_t)(p - ADP_SLAB));
 		h->map_base = m;
 	}
 	// Relaxed: a counter the controller reads as a trend.

@@ -54,9 +54,10 @@ adp_slab_t *adp_pool_get(unsigned node, bool *fresh)
 		}
 	}
 	bool dirty;
-	adp_slab_t *s = adp_g.ps->map(ADP_SLAB, ADP_SLAB, &dirty);
-	if (!s)
+	void *base = adp_g.ps->map(ADP_SLAB, ADP_SLAB, &dirty);
+	if (!base)
 		return NULL;
+	adp_slab_t *s = adp_hdr_at((uintptr_t)base);
 	// Relaxed: a counter the controller reads as a trend.
 	as_atomic_fetch_add_relaxed(&adp_g.ps_maps, 1);
 	*fresh = true;
@@ -74,7 +75,7 @@ void adp_pool_put(unsigned node, adp_slab_t *s)
 		// Relaxed: counters for the controller and the report.
 		as_atomic_fetch_add_relaxed(&adp_g.reclaims, 1);
 		as_atomic_fetch_add_relaxed(&adp_g.reclaimed_bytes, ADP_SLAB);
-		adp_g.ps->unmap(s, ADP_SLAB);
+		adp_g.ps->unmap((void *)adp_base_of(s), ADP_SLAB);
 		return;
 	}
 	adp_lock(&pl->lock);
@@ -103,7 +104,7 @@ void adp_pool_trim(void)
 			// Relaxed: counters for the controller and the report.
 			as_atomic_fetch_add_relaxed(&adp_g.reclaims, 1);
 			as_atomic_fetch_add_relaxed(&adp_g.reclaimed_bytes, ADP_SLAB);
-			adp_g.ps->unmap(s, ADP_SLAB);
+			adp_g.ps->unmap((void *)adp_base_of(s), ADP_SLAB);
 		}
 	}
 	adp_large_trim();

@@ -4,11 +4,13 @@
 // less than 1/9 of its class. Power-of-two classes of 128 B and more start
 // their objects at an offset equal to their size, so every object of those
 // classes is naturally aligned (aligned_alloc up to 32 KiB stays small); the
-// other classes start after the 64-byte slab header.
+// other classes start right after the slab's (coloured, internal.h) 64-byte
+// header, at a multiple of 64.
 #include "internal.h"
 
 uint32_t adp_cls_size[ADP_NCLS];
 uint32_t adp_cls_off[ADP_NCLS];
+uint32_t adp_cls_align[ADP_NCLS];
 uint32_t adp_cls_count[ADP_NCLS];
 uint8_t adp_cls_lut[ADP_LUT_MAX / 16 + 1];
 
@@ -31,7 +33,9 @@ void adp_sizeclass_init(void)
 			adp_cls_size[c] = (1u << k) + s * (1u << (k - 3));
 	for (unsigned c = 0; c < ADP_NCLS; c++) {
 		uint32_t sz = adp_cls_size[c];
-		adp_cls_off[c] = (sz >= 128 && as_is_pow2(sz)) ? sz : ADP_HDR;
+		adp_cls_align[c] = (sz >= 128 && as_is_pow2(sz)) ? sz : 16;
+		// The last colour's header ends at ADP_COLOR_SPAN.
+		adp_cls_off[c] = (uint32_t)as_align_up(ADP_COLOR_SPAN, adp_cls_align[c]);
 		adp_cls_count[c] = (uint32_t)((ADP_SLAB - adp_cls_off[c]) / sz);
 	}
 	for (unsigned i = 1; i <= ADP_LUT_MAX / 16; i++)

@@ -23,6 +23,7 @@ void adp_totals(adp_totals_t *o)
 		o->remote_frees += as_atomic_load_relaxed(&s->remote_frees);
 		o->routed_home += as_atomic_load_relaxed(&s->routed_home);
 		o->budget_denials += as_atomic_load_relaxed(&s->budget_denials);
+		o->handed_back += as_atomic_load_relaxed(&s->handed_back);
 		for (unsigned i = 0; i < 4; i++) {
 			o->changes[i] += as_atomic_load_relaxed(&s->changes[i]);
 			o->oscillations[i] += as_atomic_load_relaxed(&s->oscillations[i]);
@@ -74,6 +75,7 @@ void adp_report(void (*metric)(const char *name, double value))
 	metric("cache_flushes", (double)t.flushes);
 	metric("cache_budget_denials", (double)t.budget_denials);
 	metric("remote_frees", (double)t.remote_frees);
+	metric("cache_handed_back", (double)t.handed_back);
 	metric("remote_routed_home", (double)t.routed_home);
 	if (t.local_in + t.foreign_in)
 		metric("remote_node_frac", (double)t.foreign_in / (double)(t.local_in + t.foreign_in));

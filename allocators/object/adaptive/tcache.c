@@ -55,8 +55,11 @@ static void tc_reset_params(adp_tcache_t *tc)
 		adp_binctl_t *k = &tc->ctl[c];
 		memset(k, 0, sizeof(*k));
 		k->batch = AS_MIN(batch, cls_batch_limit(c));
-		tc->bins[c].cap = AS_MAX(AS_MIN(cap, cls_cap_limit(c)), k->batch);
-		tc->cap_bytes += (uint64_t)tc->bins[c].cap * adp_cls_size[c];
+		uint32_t cc = AS_MAX(AS_MIN(cap, cls_cap_limit(c)), k->batch);
+		// A bin that holds no objects starts unarmed (see adp_bin_t).
+		tc->bins[c].cap = tc->bins[c].n ? cc : 0;
+		tc->bins[c].cap_on = cc;
+		tc->cap_bytes += (uint64_t)cc * adp_cls_size[c];
 	}
 	as_atomic_fetch_add_acq_rel(&adp_g.budget_used, tc->cap_bytes);
 	tc->numa_weight = (uint32_t)adp_param(ADP_P_NUMA_WEIGHT);
@@ -126,7 +129,10 @@ static adp_tcache_t *tc_create(void)
 		tc->bins[c].low = 0;
 		tc->foreign[c].head = NULL;
 		tc->foreign[c].n = 0;
+		tc->foreign[c].other = 0;
 	}
+	if (!(reused && tc->warm && same_node))
+		tc->mixed = false; // the bins were emptied above
 	tc->warm = false;
 	tc->node = adp_tc_node;
 	tc->tag = ADP_TAG_SMALL | tc->node;
@@ -215,6 +221,8 @@ static void *refill(adp_tcache_t *tc, unsigned cls)
 	}
 	if (!n)
 		return NULL;
+	if (AS_UNLIKELY(!b->cap))
+		b->cap = b->cap_on; // the first refill arms the bin
 	void *p = head;
 	b->head = *(void **)p;
 	b->n = n - 1;
@@ -222,6 +230,7 @@ static void *refill(adp_tcache_t *tc, unsigned cls)
 	k->under++;
 	st_add(&tc->st.refills, 1);
 	if (foreign) {
+		tc->mixed = true;
 		st_add(&tc->st.foreign_in, n);
 		tc->iv_foreign += n;
 	} else {
@@ -274,10 +283,46 @@ static void put_by_node(unsigned cls, void *p)
 			adp_central_put(m, cls, heads[m], counts[m]);
 }
 
+/// A hand-back batch is full: it goes to the central pools, and counts as
+/// an overflow of the class, so the controller sizes the batches of a
+/// thread that only frees a class (a consumer) as it would size its flushes.
+static AS_NOINLINE void hand_back_flush(adp_tcache_t *tc, unsigned cls)
+{
+	adp_foreign_flush(tc, cls);
+	tc->ctl[cls].over++;
+	st_add(&tc->st.flushes, 1);
+	if (adp_g.controller && ++tc->slow_events >= adp_param(ADP_P_INTERVAL))
+		adp_ctl_tick(tc);
+}
+
+void adp_bin_overflow(adp_tcache_t *tc, unsigned cls)
+{
+	adp_bin_t *b = &tc->bins[cls];
+	if (AS_LIKELY(b->cap != 0)) {
+		adp_bin_flush(tc, cls, 0);
+		return;
+	}
+	// Unarmed: the object just freed (the bin's only one, of our node: it
+	// came through the fast path) was allocated by another thread; it joins
+	// the foreign list, which goes to the central pools in batches, rather
+	// than being reused here. A leaf, so a consumer's frees stay cheap.
+	adp_list_t *f = &tc->foreign[cls];
+	void *p = b->head;
+	b->head = NULL;
+	b->n = 0;
+	*(void **)p = f->head;
+	f->head = p;
+	st_add(&tc->st.handed_back, 1);
+	if (++f->n >= tc->ctl[cls].batch)
+		hand_back_flush(tc, cls);
+}
+
 void adp_bin_flush(adp_tcache_t *tc, unsigned cls, uint32_t count)
 {
 	adp_bin_t *b = &tc->bins[cls];
 	adp_binctl_t *k = &tc->ctl[cls];
+	if (AS_UNLIKELY(!b->cap))
+		return; // unarmed bins hold nothing (adp_bin_overflow)
 	bool overflow = count == 0;
 	uint32_t n = overflow ? AS_MAX(k->batch, b->n > b->cap ? b->n - b->cap : 0) : count;
 	n = AS_MIN(n, b->n);
@@ -288,7 +333,10 @@ void adp_bin_flush(adp_tcache_t *tc, unsigned cls, uint32_t count)
 	b->n -= n;
 	if (b->low > b->n)
 		b->low = b->n;
-	put_by_node(cls, head);
+	if (tc->mixed)
+		put_by_node(cls, head);
+	else
+		adp_central_put(tc->node, cls, head, n); // all of our node: no walk
 	if (!overflow)
 		return;
 	k->over++;
@@ -301,9 +349,14 @@ void adp_foreign_flush(adp_tcache_t *tc, unsigned cls)
 {
 	adp_list_t *f = &tc->foreign[cls];
 	void *p = f->head;
+	uint32_t n = f->n;
+	bool other = f->other != 0;
 	f->head = NULL;
-	f->n = 0;
-	put_by_node(cls, p);
+	f->n = f->other = 0;
+	if (other)
+		put_by_node(cls, p);
+	else if (n)
+		adp_central_put(tc->node, cls, p, n); // all of our node: no walk
 }
 
 void adp_free_slow(void *p, adp_slab_t *s)
@@ -328,6 +381,7 @@ void adp_free_slow(void *p, adp_slab_t *s)
 			adp_list_t *f = &tc->foreign[cls];
 			*(void **)p = f->head;
 			f->head = p;
+			f->other++;
 			st_add(&tc->st.routed_home, 1);
 			if (++f->n >= tc->ctl[cls].batch) {
 				adp_foreign_flush(tc, cls);
@@ -336,13 +390,24 @@ void adp_free_slow(void *p, adp_slab_t *s)
 			}
 			return;
 		}
+		if (!b->cap) { // unarmed: hand it back (see adp_bin_overflow)
+			adp_list_t *f = &tc->foreign[cls];
+			*(void **)p = f->head;
+			f->head = p;
+			f->other++;
+			st_add(&tc->st.handed_back, 1);
+			if (++f->n >= tc->ctl[cls].batch)
+				adp_foreign_flush(tc, cls);
+			return;
+		}
 		st_add(&tc->st.foreign_in, 1);
 		tc->iv_foreign++;
+		tc->mixed = true;
 	}
 	*(void **)p = b->head;
 	b->head = p;
 	if (++b->n > b->cap)
-		adp_bin_flush(tc, cls, 0);
+		adp_bin_overflow(tc, cls);
 }
 
 bool adp_budget_grow(adp_tcache_t *tc, uint64_t bytes)
@@ -414,6 +479,7 @@ void adp_set_thread_node(int node)
 	}
 	tc->node = n;
 	tc->tag = ADP_TAG_SMALL | n;
+	tc->mixed = false;
 }
 
 bool adp_thread_tuning(unsigned cls, adp_tuning_t *out)
@@ -422,7 +488,7 @@ bool adp_thread_tuning(unsigned cls, adp_tuning_t *out)
 	if (!tc || cls >= ADP_NCLS)
 		return false;
 	out->batch = tc->ctl[cls].batch;
-	out->cap = tc->bins[cls].cap;
+	out->cap = tc->bins[cls].cap ? tc->bins[cls].cap : tc->bins[cls].cap_on;
 	out->numa_weight = tc->numa_weight;
 	out->watermark = as_atomic_load_acquire(&adp_g.watermark);
 	return true;

@@ -16,10 +16,10 @@ static bool obj_ok(const void *p, unsigned cls)
 	const adp_slab_t *s = adp_slab_of(p);
 	if ((s->tag & 0xff00u) != ADP_TAG_SMALL || s->cls != cls)
 		return false;
-	uintptr_t off = (uintptr_t)p - (uintptr_t)s;
-	if (off < adp_cls_off[cls])
+	const uint8_t *first = adp_slab_first(s);
+	if ((const uint8_t *)p < first)
 		return false;
-	off -= adp_cls_off[cls];
+	uintptr_t off = (uintptr_t)((const uint8_t *)p - first);
 	return off % adp_cls_size[cls] == 0 && off / adp_cls_size[cls] < s->carved;
 }
 
@@ -119,8 +119,9 @@ bool adp_validate(char *why, size_t whylen)
 				FAIL("cache bin %u: %u objects, counter says %u", cls, n, b->n);
 			if (b->n > b->cap)
 				FAIL("cache bin %u: %u objects over capacity %u", cls, b->n, b->cap);
-			if (tc->ctl[cls].batch == 0 || b->cap < tc->ctl[cls].batch)
-				FAIL("cache bin %u: batch %u, cap %u", cls, tc->ctl[cls].batch, b->cap);
+			uint32_t cap = b->cap ? b->cap : b->cap_on; // unarmed: cap 0, empty
+			if (tc->ctl[cls].batch == 0 || cap < tc->ctl[cls].batch)
+				FAIL("cache bin %u: batch %u, cap %u", cls, tc->ctl[cls].batch, cap);
 			n = 0;
 			for (void *p = tc->foreign[cls].head; p && n <= tc->foreign[cls].n; p = *(void **)p, n++)
 				if (!obj_ok(p, cls))

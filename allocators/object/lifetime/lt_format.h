@@ -97,6 +97,12 @@ static inline bool lt_fmt_check_header(const unsigned char *buf, size_t len, con
 			return false;
 		}
 	}
+	for (uint32_t i = h->nclasses - 1; i < LT_FMT_MAX_CLASSES - 1; i++) {
+		if (h->bound_ns[i] != 0) {
+			snprintf(err, errlen, "offset %u: unused class bound not zero", 16 + 8 * i);
+			return false;
+		}
+	}
 	if (h->reserved != 0) {
 		snprintf(err, errlen, "offset 76: reserved field not zero");
 		return false;
@@ -111,7 +117,10 @@ static inline size_t lt_fmt_site_bytes(uint32_t nclasses, uint16_t textlen)
 }
 
 /// Walk a profile image: calls fn(site, ctx) for each site; false (with
-/// "offset N: reason" in err) when the image is malformed or truncated.
+/// "offset N: reason" in err) when the image is malformed or truncated, or
+/// the zero padding after a site's text is not zero; fn has then seen the
+/// sites before offset N. A site's text holds textlen bytes inside the
+/// image and is not NUL-terminated.
 static inline bool lt_fmt_profile_walk(const unsigned char *buf, size_t len, lt_fmt_header_t *h,
 				       void (*fn)(const lt_fmt_site_t *, void *), void *ctx,
 				       char *err, size_t errlen)
@@ -141,6 +150,12 @@ static inline bool lt_fmt_profile_walk(const unsigned char *buf, size_t len, lt_
 		if (s.id == 0) {
 			snprintf(err, errlen, "offset %zu: site id 0 is reserved", off);
 			return false;
+		}
+		for (size_t b = fixed + s.textlen; b < rec; b++) {
+			if (buf[off + b]) {
+				snprintf(err, errlen, "offset %zu: site record with nonzero padding", off);
+				return false;
+			}
 		}
 		s.text = (const char *)buf + off + fixed;
 		if (fn)

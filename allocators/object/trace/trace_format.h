@@ -89,7 +89,11 @@ typedef struct tr_visitor_s {
 } tr_visitor_t;
 
 /// Validate and walk a trace image. False with "offset N: reason" in err
-/// when the header is wrong or a record is unknown or truncated.
+/// when the header is wrong or a record is unknown or truncated, or a field
+/// the writer always zeroes (header reserved, free padding, the padding
+/// after a site's text) is not zero; the callbacks have then seen the
+/// records before offset N. A site's `text` holds textlen bytes inside the
+/// image and is not NUL-terminated.
 static inline bool tr_walk(const unsigned char *buf, size_t len, tr_header_t *h,
 			   const tr_visitor_t *v, char *err, size_t errlen)
 {
@@ -110,6 +114,10 @@ static inline bool tr_walk(const unsigned char *buf, size_t len, tr_header_t *h,
 	}
 	if (h->clock_unit_ns != 1) {
 		snprintf(err, errlen, "offset 12: unsupported clock unit %u ns", h->clock_unit_ns);
+		return false;
+	}
+	if (h->reserved != 0) {
+		snprintf(err, errlen, "offset 24: reserved field not zero");
 		return false;
 	}
 	size_t off = TR_HEADER;
@@ -133,6 +141,10 @@ static inline bool tr_walk(const unsigned char *buf, size_t len, tr_header_t *h,
 				goto truncated;
 			tr_free_t f;
 			memcpy(&f, buf + off, sizeof(f));
+			if (f.pad || f.pad2) {
+				snprintf(err, errlen, "offset %zu: free record with nonzero padding", off);
+				return false;
+			}
 			if (v && v->free)
 				v->free(&f, v->ctx);
 			off += TR_FREE_BYTES;
@@ -144,6 +156,11 @@ static inline bool tr_walk(const unsigned char *buf, size_t len, tr_header_t *h,
 			size_t rec = tr_site_bytes(s.textlen);
 			if (off + rec > len)
 				goto truncated;
+			for (size_t i = TR_SITE_FIXED + s.textlen; i < rec; i++)
+				if (buf[off + i]) {
+					snprintf(err, errlen, "offset %zu: site record with nonzero padding", off);
+					return false;
+				}
 			if (v && v->site)
 				v->site(&s, (const char *)buf + off + TR_SITE_FIXED, v->ctx);
 			off += rec;
